@@ -125,19 +125,35 @@ pub fn body_md5(body: &[u8]) -> String {
     hex::encode(Md5::digest(body))
 }
 
+/// The parts of an HTTP API request that its signature covers.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedRequest<'a> {
+    /// The HTTP method (`GET`, `POST`).
+    pub method: &'a str,
+    /// The request path without the query, as the client sent it.
+    pub path: &'a str,
+    /// The decoded query parameters.
+    pub params: &'a QueryParams,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
 /// Verifies a signed request for an application with `key` and `secret`.
 ///
 /// `now` is the server's Unix time in seconds; `window` the allowed skew.
 pub fn verify(
-    method: &str,
-    path: &str,
-    params: &QueryParams,
-    body: &[u8],
+    request: &SignedRequest<'_>,
     key: &str,
     secret: &str,
     now: u64,
     window: u64,
 ) -> Result<(), ApiAuthError> {
+    let SignedRequest {
+        method,
+        path,
+        params,
+        body,
+    } = *request;
     let auth_key = params.auth_key()?;
     let timestamp = params
         .get("auth_timestamp")
@@ -284,6 +300,15 @@ mod tests {
         );
     }
 
+    fn req<'a>(path: &'a str, params: &'a QueryParams, body: &'a [u8]) -> SignedRequest<'a> {
+        SignedRequest {
+            method: "POST",
+            path,
+            params,
+            body,
+        }
+    }
+
     #[test]
     fn sign_then_verify() {
         let body = br#"{"name":"e","channels":["a"],"data":"x"}"#;
@@ -298,23 +323,23 @@ mod tests {
         );
         let p = QueryParams::parse(&q).unwrap();
         assert_eq!(
-            verify("POST", "/apps/1/events", &p, body, "k", "s", 1100, 600),
+            verify(&req("/apps/1/events", &p, body), "k", "s", 1100, 600),
             Ok(())
         );
         assert!(matches!(
-            verify("POST", "/apps/1/events", &p, body, "k", "s", 1601, 600),
+            verify(&req("/apps/1/events", &p, body), "k", "s", 1601, 600),
             Err(ApiAuthError::TimestampOutOfWindow { skew: 601, .. })
         ));
         assert_eq!(
-            verify("POST", "/apps/1/events", &p, b"{}", "k", "s", 1000, 600),
+            verify(&req("/apps/1/events", &p, b"{}"), "k", "s", 1000, 600),
             Err(ApiAuthError::BodyMd5Mismatch)
         );
         assert_eq!(
-            verify("POST", "/apps/1/events", &p, body, "other", "s", 1000, 600),
+            verify(&req("/apps/1/events", &p, body), "other", "s", 1000, 600),
             Err(ApiAuthError::WrongKey)
         );
         assert!(matches!(
-            verify("POST", "/apps/2/events", &p, body, "k", "s", 1000, 600),
+            verify(&req("/apps/2/events", &p, body), "k", "s", 1000, 600),
             Err(ApiAuthError::BadSignature { .. })
         ));
     }

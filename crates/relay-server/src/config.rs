@@ -1,0 +1,444 @@
+//! Configuration in layers: built-in defaults, then a TOML file (`--config FILE` or
+//! `RELAY_CONFIG`), then `RELAY_*` environment variables. Validated once; a bad key or value
+//! stops the server with a clear message instead of falling back silently.
+
+use std::{collections::HashSet, net::SocketAddr, path::Path, time::Duration};
+
+use serde::Deserialize;
+
+/// Development credentials used when no app is configured.
+pub const DEV_APP: (&str, &str, &str) = ("app-id", "app-key", "app-secret");
+
+/// A configuration problem; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for this schema (unknown keys included).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("invalid value for {var}: {value:?} ({expected})")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A cross-field rule is broken.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole server configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (HTTP API, WebSocket, health and metrics on one port).
+    pub bind: SocketAddr,
+    /// `activity_timeout` advertised to clients, seconds.
+    pub activity_timeout: u64,
+    /// Extra silence tolerated after `activity_timeout` before the server pings, seconds.
+    pub ping_grace: u64,
+    /// How long to wait for a reply to a server ping, seconds.
+    pub pong_timeout: u64,
+    /// Longest channel name (Pusher: 164).
+    pub max_channel_name_length: usize,
+    /// Largest WebSocket frame accepted from a client, bytes.
+    pub max_frame_bytes: usize,
+    /// Frames queued for one connection before it is closed as too slow (4100).
+    pub max_outbound_queue: usize,
+    /// Largest HTTP API request body, bytes.
+    pub max_request_bytes: usize,
+    /// Allowed skew of `auth_timestamp` in API requests, seconds.
+    pub api_timestamp_window: u64,
+    /// A path prefix in front of `/app/{key}` and `/apps/{id}` (as a reverse proxy adds it).
+    pub path_prefix: String,
+    /// Also send soketi-style `pusher:subscription_error` on failed subscriptions.
+    pub subscription_error_events: bool,
+    /// Close connections that send no `protocol` query parameter with 4008 (else assume 7).
+    pub require_protocol_param: bool,
+    /// How long graceful shutdown waits for sockets to close, seconds.
+    pub shutdown_timeout: u64,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+    /// The applications.
+    pub apps: Vec<AppConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([0, 0, 0, 0], 6001)),
+            activity_timeout: 120,
+            ping_grace: 10,
+            pong_timeout: 30,
+            max_channel_name_length: pusher_wire::channel::DEFAULT_MAX_CHANNEL_NAME_LENGTH,
+            max_frame_bytes: 256 * 1024,
+            max_outbound_queue: 1024,
+            max_request_bytes: 1024 * 1024,
+            api_timestamp_window: pusher_wire::auth::api_request::DEFAULT_TIMESTAMP_WINDOW_SECS,
+            path_prefix: String::new(),
+            subscription_error_events: false,
+            require_protocol_param: false,
+            shutdown_timeout: 10,
+            workers: 0,
+            apps: Vec::new(),
+        }
+    }
+}
+
+/// One application: credentials, switches and limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app id used in `/apps/{id}` (a string; numeric ids work).
+    pub id: String,
+    /// The public key used in `/app/{key}` and `auth` tokens.
+    pub key: String,
+    /// The secret for signatures.
+    pub secret: String,
+    /// Whether the app accepts connections and API calls.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Whether clients may send `client-` events.
+    #[serde(default)]
+    pub enable_client_messages: bool,
+    /// Whether `pusher:signin` is accepted.
+    #[serde(default = "yes")]
+    pub enable_user_authentication: bool,
+    /// Most concurrent connections (0 = unlimited).
+    #[serde(default)]
+    pub max_connections: usize,
+    /// Most distinct users in one presence channel.
+    #[serde(default = "default_presence_members")]
+    pub max_presence_members: usize,
+    /// Largest presence `user_info`, bytes.
+    #[serde(default = "default_user_info_bytes")]
+    pub max_presence_user_info_bytes: usize,
+    /// Largest event payload, bytes (HTTP API and client events).
+    #[serde(default = "default_event_bytes")]
+    pub max_event_payload_bytes: usize,
+    /// Client events per second per connection.
+    #[serde(default = "default_client_rate")]
+    pub max_client_events_per_second: u32,
+    /// Most channels in one trigger.
+    #[serde(default = "default_channels_per_trigger")]
+    pub max_channels_per_trigger: usize,
+    /// Most events in one batch.
+    #[serde(default = "default_batch")]
+    pub max_batch_size: usize,
+    /// Seconds a connection has to sign in or subscribe to an authorized channel (0 = off).
+    #[serde(default)]
+    pub user_authentication_timeout: u64,
+    /// Send `pusher_internal:subscription_count` to subscribers of non-presence channels.
+    #[serde(default)]
+    pub subscription_count_events: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_presence_members() -> usize {
+    100
+}
+fn default_user_info_bytes() -> usize {
+    1024
+}
+fn default_event_bytes() -> usize {
+    10 * 1024
+}
+fn default_client_rate() -> u32 {
+    10
+}
+fn default_channels_per_trigger() -> usize {
+    100
+}
+fn default_batch() -> usize {
+    10
+}
+
+impl AppConfig {
+    /// An app with default switches and limits.
+    pub fn new(id: &str, key: &str, secret: &str) -> AppConfig {
+        AppConfig {
+            id: id.into(),
+            key: key.into(),
+            secret: secret.into(),
+            enabled: true,
+            enable_client_messages: false,
+            enable_user_authentication: true,
+            max_connections: 0,
+            max_presence_members: default_presence_members(),
+            max_presence_user_info_bytes: default_user_info_bytes(),
+            max_event_payload_bytes: default_event_bytes(),
+            max_client_events_per_second: default_client_rate(),
+            max_channels_per_trigger: default_channels_per_trigger(),
+            max_batch_size: default_batch(),
+            user_authentication_timeout: 0,
+            subscription_count_events: false,
+        }
+    }
+}
+
+/// Where the configuration came from, for the start-up log.
+#[derive(Clone, Debug, Default)]
+pub struct Provenance {
+    /// The config file, if any.
+    pub file: Option<String>,
+    /// Whether the development app was used because nothing was configured.
+    pub dev_app: bool,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `RELAY_CONFIG`), then the environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<(Config, Provenance), ConfigError> {
+        Config::load_from(file, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Provenance), ConfigError> {
+        let mut provenance = Provenance::default();
+        let file = file
+            .map(|p| p.to_string_lossy().into_owned())
+            .or_else(|| env("RELAY_CONFIG").filter(|s| !s.is_empty()));
+        let mut config = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+                    path: path.clone(),
+                    message,
+                })?
+            }
+            None => Config::default(),
+        };
+        provenance.file = file;
+        config.apply_env(&env)?;
+        if config.apps.is_empty() {
+            let (id, key, secret) = DEV_APP;
+            config.apps.push(AppConfig::new(id, key, secret));
+            provenance.dev_app = true;
+        }
+        config.validate()?;
+        Ok((config, provenance))
+    }
+
+    /// Parses a TOML document (unknown keys are errors).
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("RELAY_BIND") {
+            self.bind = v.parse().map_err(|_| ConfigError::Env {
+                var: "RELAY_BIND",
+                value: v,
+                expected: "an address like 0.0.0.0:6001",
+            })?;
+        }
+        let id = env("RELAY_APP_ID");
+        let key = env("RELAY_APP_KEY");
+        let secret = env("RELAY_APP_SECRET");
+        let client_messages = env_bool(env, "RELAY_APP_ENABLE_CLIENT_MESSAGES")?;
+        let user_auth = env_bool(env, "RELAY_APP_ENABLE_USER_AUTHENTICATION")?;
+        let any = id.is_some()
+            || key.is_some()
+            || secret.is_some()
+            || client_messages.is_some()
+            || user_auth.is_some();
+        if any {
+            if self.apps.is_empty() {
+                let (id, key, secret) = DEV_APP;
+                self.apps.push(AppConfig::new(id, key, secret));
+            }
+            let app = &mut self.apps[0];
+            if let Some(v) = id {
+                app.id = v;
+            }
+            if let Some(v) = key {
+                app.key = v;
+            }
+            if let Some(v) = secret {
+                app.secret = v;
+            }
+            if let Some(v) = client_messages {
+                app.enable_client_messages = v;
+            }
+            if let Some(v) = user_auth {
+                app.enable_user_authentication = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.activity_timeout == 0 {
+            return bad("activity_timeout must be at least 1 second".into());
+        }
+        if self.pong_timeout == 0 {
+            return bad("pong_timeout must be at least 1 second".into());
+        }
+        if self.max_outbound_queue == 0 {
+            return bad("max_outbound_queue must be at least 1".into());
+        }
+        if !(1..=1024).contains(&self.max_channel_name_length) {
+            return bad("max_channel_name_length must be between 1 and 1024".into());
+        }
+        if !self.path_prefix.is_empty()
+            && (!self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/'))
+        {
+            return bad("path_prefix must start with '/' and not end with '/'".into());
+        }
+        let mut ids = HashSet::new();
+        let mut keys = HashSet::new();
+        for app in &self.apps {
+            if app.id.is_empty() || app.key.is_empty() || app.secret.is_empty() {
+                return bad("every app needs a non-empty id, key and secret".into());
+            }
+            if app.key.contains(':') {
+                return bad(format!("app key {:?} must not contain ':'", app.key));
+            }
+            if !ids.insert(app.id.as_str()) {
+                return bad(format!("duplicate app id {:?}", app.id));
+            }
+            if !keys.insert(app.key.as_str()) {
+                return bad(format!("duplicate app key {:?}", app.key));
+            }
+            if app.max_batch_size == 0 || app.max_channels_per_trigger == 0 {
+                return bad(format!(
+                    "app {:?}: max_batch_size and max_channels_per_trigger must be at least 1",
+                    app.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `activity_timeout` as a duration.
+    pub fn activity_timeout(&self) -> Duration {
+        Duration::from_secs(self.activity_timeout)
+    }
+}
+
+fn env_bool(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match env(var) {
+        None => Ok(None),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(ConfigError::Env {
+                var,
+                value: v,
+                expected: "true or false",
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_give_the_dev_app() {
+        let (config, prov) = Config::load_from(None, env(&[])).unwrap();
+        assert!(prov.dev_app);
+        assert_eq!(config.apps[0].key, "app-key");
+        assert_eq!(config.bind.port(), 6001);
+    }
+
+    #[test]
+    fn env_overrides_the_default_app() {
+        let (config, prov) = Config::load_from(
+            None,
+            env(&[
+                ("RELAY_APP_ID", "42"),
+                ("RELAY_APP_KEY", "k"),
+                ("RELAY_APP_SECRET", "s"),
+                ("RELAY_APP_ENABLE_CLIENT_MESSAGES", "true"),
+                ("RELAY_BIND", "127.0.0.1:7000"),
+            ]),
+        )
+        .unwrap();
+        assert!(!prov.dev_app);
+        assert_eq!(config.apps[0].id, "42");
+        assert!(config.apps[0].enable_client_messages);
+        assert_eq!(config.bind.port(), 7000);
+    }
+
+    #[test]
+    fn bad_values_fail_fast() {
+        assert!(matches!(
+            Config::load_from(None, env(&[("RELAY_BIND", "nope")])),
+            Err(ConfigError::Env {
+                var: "RELAY_BIND",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Config::load_from(None, env(&[("RELAY_APP_ENABLE_CLIENT_MESSAGES", "maybe")])),
+            Err(ConfigError::Env { .. })
+        ));
+        assert!(Config::from_toml("bnid = \"x\"")
+            .unwrap_err()
+            .contains("unknown field"));
+        assert!(
+            Config::from_toml("[[apps]]\nid=\"1\"\nkey=\"k\"\nsecret=\"s\"\nmax_conections=1")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(Config::from_toml("activity_timeout = \"soon\"").is_err());
+    }
+
+    #[test]
+    fn toml_apps_and_duplicates() {
+        let c = Config::from_toml(
+            "bind = \"127.0.0.1:1\"\n[[apps]]\nid = \"1\"\nkey = \"a\"\nsecret = \"s\"\nmax_connections = 5\n[[apps]]\nid = \"2\"\nkey = \"b\"\nsecret = \"t\"\nenabled = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.apps.len(), 2);
+        assert_eq!(c.apps[0].max_connections, 5);
+        assert!(!c.apps[1].enabled);
+        assert!(c.validate().is_ok());
+        let dup = Config::from_toml(
+            "[[apps]]\nid = \"1\"\nkey = \"a\"\nsecret = \"s\"\n[[apps]]\nid = \"1\"\nkey = \"b\"\nsecret = \"t\"\n",
+        )
+        .unwrap();
+        assert!(dup.validate().is_err());
+    }
+}

@@ -1,0 +1,538 @@
+//! The channel registry of one app: who is subscribed where, presence rosters, signed-in users,
+//! watchlists and cache channels.
+//!
+//! [`AppHub`]'s methods are the seam through which the protocol code (the WebSocket sessions and
+//! the HTTP API) reaches channel state: broadcast, join/leave with presence, channel queries,
+//! users. A multi-node implementation attaches behind these methods without touching callers.
+//!
+//! The local state is a shared registry under `parking_lot` locks, not an actor: a broadcast
+//! takes a read lock, encodes the frame once and queues the shared bytes on each subscriber's
+//! bounded [`Outbox`] without awaiting anything.
+
+mod outbox;
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bytestring::ByteString;
+use parking_lot::{Mutex, RwLock};
+use pusher_wire::{
+    presence::{roster_json, PresenceError, PresenceMember, UserData},
+    ChannelName, ErrorCode, EventData, ServerMessage, SocketId, WatchlistEvent,
+};
+use serde_json::value::RawValue;
+
+pub use outbox::{Inbox, KillSwitch, Outbox};
+
+use crate::metrics::Metrics;
+
+/// How long a cache channel keeps its last event (cache channels doc: "up to 30 minutes").
+pub const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// What a join changed, for webhooks and metrics.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct JoinOutcome {
+    /// The channel went from no subscribers to one.
+    pub occupied: bool,
+    /// A new presence user appeared (first socket of that user).
+    pub member_added: Option<Box<str>>,
+    /// A cache channel had nothing cached.
+    pub cache_miss: bool,
+}
+
+/// What a leave changed.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct LeaveOutcome {
+    /// The channel has no subscribers left.
+    pub vacated: bool,
+    /// The user's last socket left the presence channel.
+    pub member_removed: Option<Box<str>>,
+}
+
+/// An event to publish on a channel.
+#[derive(Clone, Copy, Debug)]
+pub struct Publication<'a> {
+    /// The event name.
+    pub event: &'a str,
+    /// The payload.
+    pub data: EventData<'a>,
+    /// The sender's presence user id (client events on presence channels).
+    pub user_id: Option<&'a str>,
+    /// A connection that must not receive it.
+    pub except: Option<SocketId>,
+    /// Whether a cache channel stores it (HTTP API events; never client events).
+    pub cache: bool,
+}
+
+/// Counts of one channel.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct ChannelCounts {
+    /// Subscribed connections.
+    pub subscriptions: usize,
+    /// Distinct presence users (presence channels only).
+    pub users: Option<usize>,
+}
+
+/// The event kept by a cache channel.
+#[derive(Clone, Debug)]
+pub struct CachedEvent {
+    /// The event name.
+    pub event: Box<str>,
+    /// The data string as subscribers decode it.
+    pub data: String,
+    frame: ByteString,
+    expires: Instant,
+}
+
+impl CachedEvent {
+    /// Seconds left before it expires.
+    pub fn ttl(&self, now: Instant) -> u64 {
+        self.expires.saturating_duration_since(now).as_secs()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    subscribers: HashMap<SocketId, Outbox>,
+    /// Presence members by user id (empty for other kinds).
+    members: HashMap<Box<str>, Member>,
+    cache: Option<CachedEvent>,
+}
+
+#[derive(Debug)]
+struct Member {
+    info: Option<Box<RawValue>>,
+    sockets: u32,
+}
+
+#[derive(Debug, Default)]
+struct Users {
+    /// Signed-in sockets by user id.
+    sockets: HashMap<Box<str>, Vec<(SocketId, Outbox)>>,
+    /// Sockets watching a user id.
+    watchers: HashMap<Box<str>, HashMap<SocketId, Outbox>>,
+    /// Each signed-in socket's user and watchlist.
+    by_socket: HashMap<SocketId, (Box<str>, Vec<Box<str>>)>,
+}
+
+/// The registry of one app.
+#[derive(Debug)]
+pub struct AppHub {
+    channels: RwLock<HashMap<Arc<str>, Channel>>,
+    users: Mutex<Users>,
+    metrics: Arc<Metrics>,
+    max_presence_members: usize,
+    subscription_count_events: bool,
+}
+
+impl AppHub {
+    /// An empty registry.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        max_presence_members: usize,
+        subscription_count_events: bool,
+    ) -> AppHub {
+        AppHub {
+            channels: RwLock::new(HashMap::new()),
+            users: Mutex::new(Users::default()),
+            metrics,
+            max_presence_members,
+            subscription_count_events,
+        }
+    }
+
+    /// Adds a socket to a channel and queues, in order, `subscription_succeeded` (with the
+    /// roster for presence), then the cached event or `pusher:cache_miss` for cache channels.
+    /// Other presence members get `member_added` if the user is new to the channel.
+    pub fn join(
+        &self,
+        socket: SocketId,
+        outbox: &Outbox,
+        channel: &ChannelName,
+        member: Option<PresenceMember>,
+        now: Instant,
+    ) -> Result<JoinOutcome, PresenceError> {
+        let kind = channel.kind();
+        let mut channels = self.channels.write();
+        let state = channels.entry(channel.as_arc().clone()).or_default();
+        let mut outcome = JoinOutcome::default();
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        let mut queue = |outbox: &Outbox, frame: &ByteString| {
+            if outbox.send(frame) {
+                sent += 1;
+                bytes += frame.len() as u64;
+            }
+        };
+
+        if let Some(member) = member.filter(|_| kind.is_presence()) {
+            let is_new = !state.members.contains_key(&member.user_id);
+            if is_new && state.members.len() >= self.max_presence_members {
+                if state.subscribers.is_empty() {
+                    channels.remove(channel.as_str());
+                }
+                return Err(PresenceError::TooManyMembers {
+                    max: self.max_presence_members,
+                });
+            }
+            state.subscribers.insert(socket, outbox.clone());
+            let entry = state
+                .members
+                .entry(member.user_id.clone())
+                .or_insert_with(|| Member {
+                    info: member.user_info.clone(),
+                    sockets: 0,
+                });
+            entry.sockets += 1;
+            let roster = roster_json(
+                state
+                    .members
+                    .iter()
+                    .map(|(id, m)| (&**id, m.info.as_deref())),
+            );
+            queue(
+                outbox,
+                &encode(ServerMessage::SubscriptionSucceeded {
+                    channel: channel.as_str(),
+                    presence: Some(&roster),
+                }),
+            );
+            if is_new {
+                let frame = encode(ServerMessage::MemberAdded {
+                    channel: channel.as_str(),
+                    user_id: &member.user_id,
+                    user_info: member.user_info.as_deref(),
+                });
+                for (id, other) in &state.subscribers {
+                    if *id != socket {
+                        queue(other, &frame);
+                    }
+                }
+                outcome.member_added = Some(member.user_id);
+            }
+        } else {
+            state.subscribers.insert(socket, outbox.clone());
+            queue(
+                outbox,
+                &encode(ServerMessage::SubscriptionSucceeded {
+                    channel: channel.as_str(),
+                    presence: None,
+                }),
+            );
+        }
+        outcome.occupied = state.subscribers.len() == 1;
+
+        if kind.is_cache() {
+            match state.cache.as_ref().filter(|c| c.expires > now) {
+                Some(cached) => queue(outbox, &cached.frame.clone()),
+                None => {
+                    state.cache = None;
+                    outcome.cache_miss = true;
+                    queue(
+                        outbox,
+                        &encode(ServerMessage::CacheMiss {
+                            channel: channel.as_str(),
+                        }),
+                    );
+                }
+            }
+        }
+        if self.subscription_count_events && !kind.is_presence() {
+            let frame = encode(ServerMessage::SubscriptionCount {
+                channel: channel.as_str(),
+                count: state.subscribers.len(),
+            });
+            for other in state.subscribers.values() {
+                queue(other, &frame);
+            }
+        }
+        drop(channels);
+        self.metrics.sent(sent, bytes);
+        self.metrics
+            .subscriptions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// Removes a socket from a channel; the other presence members get `member_removed` when
+    /// this was the user's last socket there.
+    pub fn leave(
+        &self,
+        socket: SocketId,
+        channel: &ChannelName,
+        user_id: Option<&str>,
+    ) -> LeaveOutcome {
+        let mut channels = self.channels.write();
+        let Some(state) = channels.get_mut(channel.as_str()) else {
+            return LeaveOutcome::default();
+        };
+        if state.subscribers.remove(&socket).is_none() {
+            return LeaveOutcome::default();
+        }
+        self.metrics
+            .subscriptions
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let mut outcome = LeaveOutcome::default();
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        if let Some(user_id) = user_id {
+            if let Some(member) = state.members.get_mut(user_id) {
+                member.sockets -= 1;
+                if member.sockets == 0 {
+                    state.members.remove(user_id);
+                    let frame = encode(ServerMessage::MemberRemoved {
+                        channel: channel.as_str(),
+                        user_id,
+                    });
+                    for other in state.subscribers.values() {
+                        if other.send(&frame) {
+                            sent += 1;
+                            bytes += frame.len() as u64;
+                        }
+                    }
+                    outcome.member_removed = Some(user_id.into());
+                }
+            }
+        }
+        if state.subscribers.is_empty() {
+            outcome.vacated = true;
+            // A cache channel keeps its event while it is fresh, even when nobody listens.
+            if state.cache.is_none() {
+                channels.remove(channel.as_str());
+            }
+        } else if self.subscription_count_events && !channel.kind().is_presence() {
+            let frame = encode(ServerMessage::SubscriptionCount {
+                channel: channel.as_str(),
+                count: state.subscribers.len(),
+            });
+            for other in state.subscribers.values() {
+                if other.send(&frame) {
+                    sent += 1;
+                    bytes += frame.len() as u64;
+                }
+            }
+        }
+        drop(channels);
+        self.metrics.sent(sent, bytes);
+        outcome
+    }
+
+    /// Publishes an event on a channel to every subscriber but `except`; stores it when the
+    /// channel is a cache channel and the event asks for it. Returns the number of frames queued.
+    pub fn publish(&self, channel: &ChannelName, event: &Publication<'_>, now: Instant) -> usize {
+        let Publication {
+            event,
+            data,
+            user_id,
+            except,
+            cache,
+        } = *event;
+        let frame = encode(ServerMessage::Event {
+            event,
+            channel: Some(channel.as_str()),
+            data,
+            user_id,
+        });
+        if cache && channel.kind().is_cache() {
+            let text = match data {
+                EventData::Raw(raw) => serde_json::from_str::<String>(raw.get())
+                    .unwrap_or_else(|_| raw.get().to_owned()),
+                EventData::Text(text) => text.to_owned(),
+            };
+            let cached = CachedEvent {
+                event: event.into(),
+                data: text,
+                frame: frame.clone(),
+                expires: now + CACHE_TTL,
+            };
+            let mut channels = self.channels.write();
+            let state = channels.entry(channel.as_arc().clone()).or_default();
+            state.cache = Some(cached);
+            return self.fan_out(state, &frame, except);
+        }
+        let channels = self.channels.read();
+        match channels.get(channel.as_str()) {
+            Some(state) => self.fan_out(state, &frame, except),
+            None => 0,
+        }
+    }
+
+    fn fan_out(&self, state: &Channel, frame: &ByteString, except: Option<SocketId>) -> usize {
+        let mut sent = 0;
+        for (id, outbox) in &state.subscribers {
+            if Some(*id) != except && outbox.send(frame) {
+                sent += 1;
+            }
+        }
+        self.metrics.sent(sent as u64, (sent * frame.len()) as u64);
+        sent
+    }
+
+    /// Counts of one channel (zero when unoccupied).
+    pub fn counts(&self, channel: &str) -> ChannelCounts {
+        let channels = self.channels.read();
+        match channels.get(channel) {
+            Some(state) => ChannelCounts {
+                subscriptions: state.subscribers.len(),
+                users: ChannelName::parse(channel)
+                    .ok()
+                    .filter(|c| c.kind().is_presence())
+                    .map(|_| state.members.len()),
+            },
+            None => ChannelCounts::default(),
+        }
+    }
+
+    /// Occupied channels whose name starts with `prefix`, `#` channels left out (spec §12.8).
+    pub fn channels(&self, prefix: &str) -> Vec<(Arc<str>, ChannelCounts)> {
+        let channels = self.channels.read();
+        channels
+            .iter()
+            .filter(|(name, state)| {
+                !state.subscribers.is_empty() && name.starts_with(prefix) && !name.starts_with('#')
+            })
+            .map(|(name, state)| {
+                let presence = pusher_wire::ChannelKind::of(name).is_presence();
+                (
+                    name.clone(),
+                    ChannelCounts {
+                        subscriptions: state.subscribers.len(),
+                        users: presence.then_some(state.members.len()),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Distinct user ids of a presence channel.
+    pub fn users(&self, channel: &str) -> Vec<String> {
+        let channels = self.channels.read();
+        channels
+            .get(channel)
+            .map(|state| state.members.keys().map(|id| id.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The fresh cached event of a cache channel.
+    pub fn cached(&self, channel: &str, now: Instant) -> Option<CachedEvent> {
+        let channels = self.channels.read();
+        channels
+            .get(channel)
+            .and_then(|state| state.cache.clone())
+            .filter(|c| c.expires > now)
+    }
+
+    /// Registers a signed-in socket: its watchers learn it is online if it is the user's first
+    /// socket, and the socket gets the status of its own watchlist.
+    pub fn signin(&self, socket: SocketId, outbox: &Outbox, user: &UserData) {
+        let mut users = self.users.lock();
+        if let Some((previous, _)) = users.by_socket.get(&socket) {
+            if *previous == user.id {
+                return;
+            }
+        }
+        let sockets = users.sockets.entry(user.id.clone()).or_default();
+        let came_online = sockets.is_empty();
+        sockets.push((socket, outbox.clone()));
+        if came_online {
+            let ids = [&*user.id];
+            let frame = encode(ServerMessage::Watchlist {
+                events: &[WatchlistEvent::Online(&ids)],
+            });
+            if let Some(watchers) = users.watchers.get(&user.id) {
+                for watcher in watchers.values() {
+                    watcher.send(&frame);
+                }
+            }
+        }
+        for watched in &user.watchlist {
+            users
+                .watchers
+                .entry(watched.clone())
+                .or_default()
+                .insert(socket, outbox.clone());
+        }
+        if !user.watchlist.is_empty() {
+            let (online, offline): (Vec<&str>, Vec<&str>) = user
+                .watchlist
+                .iter()
+                .map(|id| &**id)
+                .partition(|id| users.sockets.get(*id).is_some_and(|s| !s.is_empty()));
+            let mut events = Vec::new();
+            if !online.is_empty() {
+                events.push(WatchlistEvent::Online(&online));
+            }
+            if !offline.is_empty() {
+                events.push(WatchlistEvent::Offline(&offline));
+            }
+            outbox.send(&encode(ServerMessage::Watchlist { events: &events }));
+        }
+        users
+            .by_socket
+            .insert(socket, (user.id.clone(), user.watchlist.clone()));
+    }
+
+    /// Removes a socket from the signed-in users; its watchers learn the user went offline if it
+    /// was the user's last socket.
+    pub fn signout(&self, socket: SocketId) {
+        let mut users = self.users.lock();
+        let Some((user_id, watchlist)) = users.by_socket.remove(&socket) else {
+            return;
+        };
+        for watched in &watchlist {
+            if let Some(watchers) = users.watchers.get_mut(watched) {
+                watchers.remove(&socket);
+                if watchers.is_empty() {
+                    users.watchers.remove(watched);
+                }
+            }
+        }
+        let went_offline = match users.sockets.get_mut(&user_id) {
+            Some(sockets) => {
+                sockets.retain(|(id, _)| *id != socket);
+                sockets.is_empty()
+            }
+            None => false,
+        };
+        if went_offline {
+            users.sockets.remove(&user_id);
+            let ids = [&*user_id];
+            let frame = encode(ServerMessage::Watchlist {
+                events: &[WatchlistEvent::Offline(&ids)],
+            });
+            if let Some(watchers) = users.watchers.get(&user_id) {
+                for watcher in watchers.values() {
+                    watcher.send(&frame);
+                }
+            }
+        }
+    }
+
+    /// Closes every connection signed in as `user_id` with `code`. Returns how many.
+    pub fn terminate_user(&self, user_id: &str, code: ErrorCode) -> usize {
+        let users = self.users.lock();
+        users.sockets.get(user_id).map_or(0, |sockets| {
+            for (_, outbox) in sockets {
+                outbox.kill(code);
+            }
+            sockets.len()
+        })
+    }
+
+    /// Number of occupied channels.
+    pub fn channel_count(&self) -> usize {
+        self.channels
+            .read()
+            .values()
+            .filter(|s| !s.subscribers.is_empty())
+            .count()
+    }
+}
+
+/// Encodes a server message once, as shared bytes.
+pub fn encode(message: ServerMessage<'_>) -> ByteString {
+    ByteString::from(message.encode())
+}

@@ -1,0 +1,352 @@
+//! `GET /app/{key}`: the WebSocket endpoint. Connect-time checks (spec §1.2), then one session
+//! loop per connection that carries bytes and timers and lets the pure
+//! [`pusher_wire::Connection`] decide everything else.
+
+use std::{
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use pusher_wire::{
+    auth::api_request::QueryParams, Action, Connection, ErrorCode, EventData, ProtocolError,
+    ServerMessage, SocketId, TimeoutAction, Timers,
+};
+
+use crate::{
+    apps::App,
+    hub::{KillSwitch, Outbox, Publication},
+    state::AppState,
+};
+
+/// Frames drained from the outbox per wake-up before yielding to other branches.
+const DRAIN_BATCH: usize = 64;
+
+/// How long the final `pusher:error` and close frame may take to go out.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Handles the upgrade of `/app/{key}`.
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    key: web::Path<String>,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream
+        .max_frame_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20))
+        .aggregate_continuations()
+        .max_continuation_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20));
+    match admit(&req, &key, &state) {
+        Ok(app) => {
+            let state = state.into_inner();
+            actix_web::rt::spawn(async move {
+                run(state, app, session, stream).await;
+            });
+        }
+        Err(code) => {
+            state.metrics.error(Some(code.code()));
+            actix_web::rt::spawn(reject(session, code, key.into_inner()));
+        }
+    }
+    Ok(response)
+}
+
+/// The connect-time checks, in the order of spec §1.2. Takes a connection slot on success.
+fn admit(req: &HttpRequest, key: &str, state: &AppState) -> Result<Arc<App>, ErrorCode> {
+    let params = QueryParams::parse(req.query_string()).unwrap_or_default();
+    match params.get("protocol") {
+        None if state.config.require_protocol_param => return Err(ErrorCode::NoProtocol),
+        None => {}
+        Some(p) => match p.parse::<u8>() {
+            Ok(4..=7) => {}
+            _ => return Err(ErrorCode::UnsupportedProtocol),
+        },
+    }
+    let app = state.apps.by_key(key).ok_or(ErrorCode::AppNotFound)?;
+    if !app.config.enabled {
+        return Err(ErrorCode::AppDisabled);
+    }
+    if state.is_shutting_down() {
+        return Err(ErrorCode::ReconnectImmediately);
+    }
+    if !app.try_connect() {
+        return Err(ErrorCode::OverConnectionQuota);
+    }
+    Ok(app.clone())
+}
+
+/// Sends `pusher:error` with a 4000–4299 code, then closes with the same code (spec §1.2).
+async fn reject(mut session: Session, code: ErrorCode, key: String) {
+    let message = match code {
+        ErrorCode::AppNotFound => format!("App key {key} does not exist."),
+        other => other.description().to_owned(),
+    };
+    let _ = session
+        .text(
+            ServerMessage::Error {
+                code: Some(code),
+                message: &message,
+                channel: None,
+            }
+            .encode(),
+        )
+        .await;
+    let _ = session.close(Some(close_reason(code))).await;
+}
+
+fn close_reason(code: ErrorCode) -> CloseReason {
+    CloseReason {
+        code: CloseCode::Other(code.code()),
+        description: Some(code.description().to_owned()),
+    }
+}
+
+fn socket_id() -> SocketId {
+    SocketId::from_parts(
+        u64::from(rand::random::<u32>()),
+        u64::from(rand::random::<u32>()),
+    )
+}
+
+/// Why a session ended.
+enum End {
+    /// Close with a Pusher code (after a `pusher:error` with it).
+    Code(ErrorCode),
+    /// The client closed or the transport failed; nothing more to send.
+    Gone,
+}
+
+/// The session loop of one admitted connection.
+async fn run(
+    state: Arc<AppState>,
+    app: Arc<App>,
+    mut session: Session,
+    mut stream: AggregatedMessageStream,
+) {
+    let metrics = &state.metrics;
+    metrics.connections.fetch_add(1, Ordering::Relaxed);
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    let timers = Timers {
+        activity_timeout: Duration::from_secs(state.config.activity_timeout),
+        ping_grace: Duration::from_secs(state.config.ping_grace),
+        pong_timeout: Duration::from_secs(state.config.pong_timeout),
+        user_authentication_timeout: (app.config.user_authentication_timeout > 0)
+            .then(|| Duration::from_secs(app.config.user_authentication_timeout)),
+    };
+    let mut conn = Connection::new(socket_id(), timers, Instant::now());
+    let (outbox, mut inbox, kill) = Outbox::new(state.config.max_outbound_queue);
+    let mut shutdown = state.shutdown_signal();
+
+    let end = 'session: {
+        if session.text(conn.established_frame()).await.is_err() {
+            break 'session End::Gone;
+        }
+        loop {
+            let deadline = tokio::time::Instant::from_std(conn.poll_timeout());
+            tokio::select! {
+                biased;
+                code = kill.killed() => break 'session End::Code(code),
+                _ = shutdown.changed() => break 'session End::Code(ErrorCode::ReconnectImmediately),
+                frame = inbox.recv() => {
+                    let Some(frame) = frame else { break 'session End::Gone };
+                    if let Err(end) = write(&mut session, frame, &kill).await {
+                        break 'session end;
+                    }
+                    for _ in 0..DRAIN_BATCH {
+                        let Ok(frame) = inbox.try_recv() else { break };
+                        if let Err(end) = write(&mut session, frame, &kill).await {
+                            break 'session end;
+                        }
+                    }
+                }
+                message = stream.recv() => {
+                    let now = Instant::now();
+                    match message {
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            metrics.messages_in.fetch_add(1, Ordering::Relaxed);
+                            let result = conn.handle_frame(now, &text, &app.policy());
+                            if let Err(end) = act(&state, &app, &mut conn, &mut session, &outbox, result, now).await {
+                                break 'session end;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                            conn.handle_activity(now);
+                            if session.pong(&bytes).await.is_err() {
+                                break 'session End::Gone;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Pong(_) | AggregatedMessage::Binary(_))) => {
+                            // Binary frames are not part of the protocol: ignored (spec §2.1).
+                            conn.handle_activity(now);
+                        }
+                        Some(Ok(AggregatedMessage::Close(_))) | None => break 'session End::Gone,
+                        Some(Err(error)) => {
+                            tracing::debug!(%error, "websocket protocol error");
+                            break 'session End::Gone;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    match conn.handle_timeout(Instant::now()) {
+                        TimeoutAction::None => {}
+                        TimeoutAction::Ping => {
+                            if session.text(ServerMessage::Ping.encode()).await.is_err() {
+                                break 'session End::Gone;
+                            }
+                        }
+                        TimeoutAction::Close(code) => break 'session End::Code(code),
+                    }
+                }
+            }
+        }
+    };
+
+    // Leave every channel and the user registry before the socket goes away.
+    let socket = conn.socket_id();
+    for (channel, user_id) in conn.subscriptions() {
+        app.hub.leave(socket, channel, user_id);
+    }
+    app.hub.signout(socket);
+    app.disconnect();
+    metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    // A client that stopped reading must not hold the task: the goodbye is bounded in time.
+    let goodbye = async move {
+        match end {
+            End::Code(code) => {
+                if code == ErrorCode::OverCapacity {
+                    metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                }
+                metrics.error(Some(code.code()));
+                let frame = ServerMessage::Error {
+                    code: Some(code),
+                    message: code.description(),
+                    channel: None,
+                }
+                .encode();
+                let _ = session.text(frame).await;
+                let _ = session.close(Some(close_reason(code))).await;
+            }
+            End::Gone => {
+                let _ = session.close(None).await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
+}
+
+/// Writes one queued frame, unless a close is requested while the client is not reading.
+async fn write(
+    session: &mut Session,
+    frame: bytestring::ByteString,
+    kill: &KillSwitch,
+) -> Result<(), End> {
+    tokio::select! {
+        biased;
+        code = kill.killed() => Err(End::Code(code)),
+        result = session.text(frame) => result.map_err(|_| End::Gone),
+    }
+}
+
+/// Carries out what the protocol state machine decided for one frame.
+async fn act(
+    state: &AppState,
+    app: &App,
+    conn: &mut Connection,
+    session: &mut Session,
+    outbox: &Outbox,
+    result: Result<Action, ProtocolError>,
+    now: Instant,
+) -> Result<(), End> {
+    let send = |session: &mut Session, frame: String| {
+        let mut session = session.clone();
+        async move { session.text(frame).await.map_err(|_| End::Gone) }
+    };
+    match result {
+        Ok(Action::None) => Ok(()),
+        Ok(Action::Reply(frame)) => send(session, frame).await,
+        Ok(Action::Subscribe { channel, member }) => {
+            match app
+                .hub
+                .join(conn.socket_id(), outbox, &channel, member, now)
+            {
+                Ok(_outcome) => Ok(()),
+                Err(error) => {
+                    conn.remove_subscription(channel.as_str());
+                    let error = ProtocolError::Presence { channel, error };
+                    report(state, session, &error).await
+                }
+            }
+        }
+        Ok(Action::Unsubscribe { channel, user_id }) => {
+            app.hub
+                .leave(conn.socket_id(), &channel, user_id.as_deref());
+            Ok(())
+        }
+        Ok(Action::ClientEvent {
+            channel,
+            event,
+            data,
+            user_id,
+        }) => {
+            let publication = Publication {
+                event: event.as_str(),
+                data: EventData::Raw(&data),
+                user_id: user_id.as_deref(),
+                except: Some(conn.socket_id()),
+                cache: false,
+            };
+            app.hub.publish(&channel, &publication, now);
+            Ok(())
+        }
+        Ok(Action::Signin { user, user_data }) => {
+            send(
+                session,
+                ServerMessage::SigninSuccess {
+                    user_data: &user_data,
+                }
+                .encode(),
+            )
+            .await?;
+            app.hub.signin(conn.socket_id(), outbox, &user);
+            if user.watchlist_truncated {
+                let code = ErrorCode::WatchlistLimitExceeded;
+                state.metrics.error(Some(code.code()));
+                send(
+                    session,
+                    ServerMessage::Error {
+                        code: Some(code),
+                        message: code.description(),
+                        channel: None,
+                    }
+                    .encode(),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Err(error) => report(state, session, &error).await,
+    }
+}
+
+/// Sends a protocol error to the client; the connection stays open.
+async fn report(state: &AppState, session: &mut Session, error: &ProtocolError) -> Result<(), End> {
+    state.metrics.error(error.code().map(ErrorCode::code));
+    session
+        .text(error.to_frame())
+        .await
+        .map_err(|_| End::Gone)?;
+    if state.config.subscription_error_events && error.is_subscription_error() {
+        if let Some(channel) = error.channel() {
+            let frame = ServerMessage::SubscriptionError {
+                channel,
+                error: &error.to_string(),
+                status: 401,
+            }
+            .encode();
+            session.text(frame).await.map_err(|_| End::Gone)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Black-box suites against the real server binary: raw-frame protocol tests in Rust, and the
+//! pusher-js / npm / PyPI SDK suites run through `node` and `python3`.
+
+mod http_api;
+mod lifecycle;
+mod node;
+mod python;
+mod ws_protocol;
+
+/// The server binary built by this crate.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_relay-server-e2e");
