@@ -426,6 +426,16 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_example_config_is_valid() {
+        let config = Config::from_toml(include_str!("../../../examples/relay.toml")).unwrap();
+        config.validate().unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.activity_timeout, defaults.activity_timeout);
+        assert_eq!(config.max_outbound_queue, defaults.max_outbound_queue);
+        assert_eq!(config.apps.len(), 2);
+    }
+
+    #[test]
     fn toml_apps_and_duplicates() {
         let c = Config::from_toml(
             "bind = \"127.0.0.1:1\"\n[[apps]]\nid = \"1\"\nkey = \"a\"\nsecret = \"s\"\nmax_connections = 5\n[[apps]]\nid = \"2\"\nkey = \"b\"\nsecret = \"t\"\nenabled = false\n",
