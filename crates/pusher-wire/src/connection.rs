@@ -299,12 +299,14 @@ impl Connection {
         self.socket_id
     }
 
-    /// The `pusher:connection_established` frame.
+    /// The `pusher:connection_established` frame. `activity_timeout` is whole seconds and at
+    /// least 1: pusher-js refuses a handshake without a positive value (spec §1.3, §10.2).
     pub fn established_frame(&self) -> String {
         ServerMessage::ConnectionEstablished {
             socket_id: self.socket_id,
             activity_timeout: u32::try_from(self.timers.activity_timeout.as_secs())
-                .unwrap_or(u32::MAX),
+                .unwrap_or(u32::MAX)
+                .max(1),
         }
         .encode()
     }
