@@ -2,6 +2,7 @@
 //! pusher-js / npm / PyPI SDK suites run through `node` and `python3`.
 
 mod http_api;
+mod ingest;
 mod lifecycle;
 mod node;
 mod python;

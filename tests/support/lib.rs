@@ -395,3 +395,115 @@ impl Client {
 pub fn data_of(frame: &Value) -> Value {
     serde_json::from_str(frame["data"].as_str().expect("data is a string")).expect("data is JSON")
 }
+
+/// Whether the suite runs in CI, where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// A fresh, empty PostgreSQL database for one test, dropped when this value is dropped.
+pub struct TestDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    /// Creates `relay_e2e_<random>` on `RELAY_TEST_DATABASE_URL` (default the local server).
+    /// `None` when PostgreSQL is unreachable outside CI; in CI that is a failure.
+    pub async fn create() -> Option<TestDatabase> {
+        let admin_url = std::env::var("RELAY_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let (client, connection) =
+            match tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
+                Ok(pair) => pair,
+                Err(error) => {
+                    assert!(!in_ci(), "PostgreSQL is required in CI: {error}");
+                    eprintln!("skipped: PostgreSQL not reachable ({error})");
+                    return None;
+                }
+            };
+        tokio::spawn(connection);
+        let name = format!("relay_e2e_{}", uuid::Uuid::new_v4().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Best effort, on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// POSTs JSON with extra headers; returns the status and the JSON body.
+pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Sends a request with a bearer token; returns the status and the JSON body.
+pub async fn admin(method: &str, url: &str, token: &str, body: Option<&str>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = client
+        .request(method, url)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}

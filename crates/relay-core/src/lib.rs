@@ -36,6 +36,7 @@ mod string_enum;
 
 pub mod backup;
 mod catalog;
+pub mod domain;
 mod error;
 mod event_name;
 pub mod events;
@@ -52,6 +53,7 @@ mod vertical;
 
 pub use crate::{
     catalog::{KnownEvent, ALL_EVENT_NAMES},
+    domain::{Domain, DomainError},
     error::{EventNameError, Expected, JsonType, PatternError, PayloadError, UrlError},
     event_name::EventName,
     ingest::IngestRequest,

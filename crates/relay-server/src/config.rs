@@ -76,8 +76,85 @@ pub struct Config {
     pub shutdown_timeout: u64,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    /// Bearer token of the admin API (`/admin/...`); unset disables it. Env `RELAY_ADMIN_TOKEN`.
+    pub admin_token: Option<String>,
+    /// PostgreSQL URL; unset keeps everything in memory. Env `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// Event ingestion from the WordPress plugin and backend.
+    pub ingest: IngestConfig,
+    /// Synchronization of a site's backup list from the plugin's API.
+    pub backup_sync: BackupSyncConfig,
+    /// Sites registered at start (in addition to those stored).
+    pub sites: Vec<SiteConfig>,
     /// The applications.
     pub apps: Vec<AppConfig>,
+}
+
+/// `[ingest]`: `POST /api/events/create` and the backup webhooks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Accepted `x-wpfort-token` values (several for rotation). Env `RELAY_INGEST_TOKEN`,
+    /// comma-separated. Empty: every ingestion request is refused with 401.
+    pub tokens: Vec<String>,
+    /// The app whose channels receive ingested events (default: the first app).
+    pub app_id: Option<String>,
+    /// Prefix of the site channel name, e.g. `private-` for authorized channels.
+    pub channel_prefix: String,
+    /// `reject` (400) or `relay` event names missing from the catalog.
+    pub unknown_events: relay_core::UnknownEvents,
+    /// Largest ingestion request body, bytes (over it: 413).
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            tokens: Vec::new(),
+            app_id: None,
+            channel_prefix: String::new(),
+            unknown_events: relay_core::UnknownEvents::Reject,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[backup_sync]`: after `backup-complete`, fetch the site's backup list from the plugin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSyncConfig {
+    /// URL template with `{domain}`; empty disables the sync.
+    pub url_template: String,
+    /// API key sent to the plugin, if any.
+    pub api_key: Option<String>,
+    /// Header carrying the API key.
+    pub api_key_header: String,
+    /// Request timeout, seconds.
+    pub timeout: u64,
+    /// Largest response accepted, bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for BackupSyncConfig {
+    fn default() -> Self {
+        BackupSyncConfig {
+            url_template: "https://{domain}/wp-json/wpsec/v1/backups".into(),
+            api_key: None,
+            api_key_header: "x-api-key".into(),
+            timeout: 10,
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[[sites]]`: a site registered from the config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The domain (normalized on load).
+    pub domain: String,
+    /// Its website id.
+    pub website_id: uuid::Uuid,
 }
 
 impl Default for Config {
@@ -97,6 +174,11 @@ impl Default for Config {
             require_protocol_param: false,
             shutdown_timeout: 10,
             workers: 0,
+            admin_token: None,
+            database_url: None,
+            ingest: IngestConfig::default(),
+            backup_sync: BackupSyncConfig::default(),
+            sites: Vec::new(),
             apps: Vec::new(),
         }
     }
@@ -256,6 +338,20 @@ impl Config {
                 expected: "an address like 0.0.0.0:6001",
             })?;
         }
+        if let Some(v) = env("RELAY_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.admin_token = Some(v);
+        }
+        if let Some(v) = env("DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("RELAY_INGEST_TOKEN") {
+            self.ingest.tokens = v
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         let id = env("RELAY_APP_ID");
         let key = env("RELAY_APP_KEY");
         let secret = env("RELAY_APP_SECRET");
@@ -311,6 +407,28 @@ impl Config {
         {
             return bad("path_prefix must start with '/' and not end with '/'".into());
         }
+        if let Some(app_id) = &self.ingest.app_id {
+            if !self.apps.is_empty() && !self.apps.iter().any(|a| &a.id == app_id) {
+                return bad(format!(
+                    "[ingest] app_id {app_id:?} is not a configured app"
+                ));
+            }
+        }
+        if self.ingest.tokens.iter().any(|t| t.len() < 8) {
+            return bad("ingest tokens must be at least 8 characters".into());
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.len() < 8) {
+            return bad("admin_token must be at least 8 characters".into());
+        }
+        if !self.backup_sync.url_template.is_empty()
+            && !self.backup_sync.url_template.contains("{domain}")
+        {
+            return bad("[backup_sync] url_template must contain {domain}".into());
+        }
+        for site in &self.sites {
+            relay_core::Domain::parse(&site.domain)
+                .map_err(|e| ConfigError::Invalid(format!("[[sites]] {:?}: {e}", site.domain)))?;
+        }
         let mut ids = HashSet::new();
         let mut keys = HashSet::new();
         for app in &self.apps {
@@ -334,6 +452,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The app receiving ingested events: `[ingest] app_id`, or the first app.
+    pub fn ingest_app_id(&self) -> Option<&str> {
+        self.ingest
+            .app_id
+            .as_deref()
+            .or_else(|| self.apps.first().map(|a| a.id.as_str()))
     }
 
     /// `activity_timeout` as a duration.

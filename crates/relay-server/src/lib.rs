@@ -4,15 +4,19 @@
 //! `/apps/{app_id}`, and `/health`, `/ready` and `/metrics`. The protocol rules live in the pure
 //! `pusher-wire` crate; this crate carries bytes, timers and shared channel state.
 
+pub mod admin;
 pub mod apps;
+pub mod backup_sync;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http_api;
 pub mod hub;
+pub mod ingest;
 pub mod metrics;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod ws;
 
 use actix_web::{web, HttpResponse};
@@ -25,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, path_prefix: &str) {
     cfg.route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
+        .configure(admin::configure)
+        .configure(ingest::configure)
         .service(
             web::scope(path_prefix)
                 .route("/app/{key}", web::get().to(ws::connect))

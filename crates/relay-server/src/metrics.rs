@@ -27,7 +27,43 @@ pub struct Metrics {
     pub slow_consumers: AtomicU64,
     api_requests: Mutex<BTreeMap<u16, u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
+
+/// The named counters, with their help text; [`Metrics::count`] takes one of these names.
+/// Each is `(name, label name, help)`.
+pub const COUNTERS: &[(&str, &str, &str)] = &[
+    (
+        "relay_ingest_requests_total",
+        "status",
+        "Ingestion requests (events and backup webhooks) by status.",
+    ),
+    (
+        "relay_ingested_events_total",
+        "vertical",
+        "Events accepted by /api/events/create, by vertical.",
+    ),
+    (
+        "relay_unknown_origins_total",
+        "origin",
+        "Ingested events whose origin is not a known one.",
+    ),
+    (
+        "relay_backup_write_failures_total",
+        "",
+        "Backup record writes that failed (and were retried).",
+    ),
+    (
+        "relay_backup_syncs_total",
+        "outcome",
+        "Backup list synchronizations by outcome.",
+    ),
+    (
+        "relay_admin_requests_total",
+        "status",
+        "Admin API requests by status.",
+    ),
+];
 
 impl Metrics {
     /// Counts an HTTP API request by response status.
@@ -39,6 +75,28 @@ impl Metrics {
     pub fn error(&self, code: Option<u16>) {
         let key = code.map_or_else(|| "null".to_owned(), |c| c.to_string());
         *self.errors.lock().entry(key).or_default() += 1;
+    }
+
+    /// Adds one to a named counter (one of [`COUNTERS`]) with a label value (`""` for none).
+    pub fn count(&self, name: &'static str, label: &str) {
+        debug_assert!(
+            COUNTERS.iter().any(|(n, _, _)| *n == name),
+            "unknown counter {name}"
+        );
+        *self
+            .counters
+            .lock()
+            .entry((name, label.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// The value of a named counter with a label.
+    pub fn counter(&self, name: &'static str, label: &str) -> u64 {
+        self.counters
+            .lock()
+            .get(&(name, label.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Counts frames and bytes queued to clients.
@@ -111,6 +169,21 @@ impl Metrics {
         out.push_str("# HELP relay_errors_total Protocol errors sent to clients by code.\n# TYPE relay_errors_total counter\n");
         for (code, n) in self.errors.lock().iter() {
             let _ = writeln!(out, "relay_errors_total{{code=\"{code}\"}} {n}");
+        }
+        let counters = self.counters.lock();
+        for (name, label_name, help) in COUNTERS {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((_, label), n) in counters
+                .range((*name, String::new())..)
+                .take_while(|((n, _), _)| n == name)
+            {
+                if label.is_empty() {
+                    let _ = writeln!(out, "{name} {n}");
+                } else {
+                    let label = label.replace(['\\', '"', '\n'], "_");
+                    let _ = writeln!(out, "{name}{{{label_name}=\"{label}\"}} {n}");
+                }
+            }
         }
         out
     }

@@ -4,10 +4,71 @@ use std::{sync::Arc, time::Duration};
 
 use actix_web::{web, App, HttpServer};
 
-use crate::{config::Config, state::AppState};
+use chrono::Utc;
+
+use crate::{
+    config::Config,
+    state::AppState,
+    store::{Site, Store, StoreError},
+};
+
+/// Opens the configured store: PostgreSQL (migrated) with `database_url`, memory otherwise.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    match &config.database_url {
+        Some(url) => Store::connect(url).await,
+        None => Ok(Store::memory()),
+    }
+}
+
+/// Registers the `[[sites]]` of the config file that the store does not have yet. A domain
+/// stored with another website id is an error: the operator must decide which one is right.
+pub async fn register_config_sites(config: &Config, store: &Store) -> Result<(), String> {
+    for entry in &config.sites {
+        let domain = relay_core::Domain::parse(&entry.domain).map_err(|e| e.to_string())?;
+        match store
+            .site(domain.as_str())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(site) if site.website_id == entry.website_id => {}
+            Some(site) => {
+                return Err(format!(
+                    "site {domain} is stored with website_id {} but the config file says {}",
+                    site.website_id, entry.website_id
+                ))
+            }
+            None => {
+                let site = Site {
+                    domain: domain.to_string(),
+                    website_id: entry.website_id,
+                    created_at: Utc::now(),
+                };
+                store.insert_site(&site).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Serves until SIGTERM or SIGINT, then closes every socket with 4200 and exits.
 pub async fn serve(config: Config) -> std::io::Result<()> {
+    let store = open_store(&config)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot open the database: {e}")))?;
+    register_config_sites(&config, &store)
+        .await
+        .map_err(std::io::Error::other)?;
+    if store.is_durable() {
+        tracing::info!("store: PostgreSQL");
+    } else {
+        tracing::info!("store: in memory (set DATABASE_URL to persist sites and backups)");
+    }
+    if config.ingest.tokens.is_empty() {
+        tracing::warn!("ingestion is closed: set RELAY_INGEST_TOKEN to accept /api/events/create and backup webhooks");
+    }
+    if config.admin_token.is_none() {
+        tracing::info!("the admin API is disabled: set RELAY_ADMIN_TOKEN to enable /admin");
+    }
     let bind = config.bind;
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
@@ -16,7 +77,8 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     };
     let shutdown_timeout = config.shutdown_timeout;
     let prefix = config.path_prefix.clone();
-    let state = web::Data::new(AppState::new(config));
+    let state = web::Data::new(AppState::new(config, store));
+    state.spawn_background();
     let server_state = state.clone();
     let server = HttpServer::new(move || {
         let prefix = prefix.clone();
