@@ -216,6 +216,7 @@ struct RawBatch<'a> {
 impl<'a> Trigger<'a> {
     /// Decodes and validates a `POST /events` body.
     pub fn parse(body: &'a str, limits: &ApiLimits) -> Result<Trigger<'a>, ApiError> {
+        require_object(body)?;
         let raw: RawTrigger<'a> =
             serde_json::from_str(body).map_err(|e| ApiError::Json(e.to_string()))?;
         Trigger::validate(raw, limits)
@@ -272,6 +273,7 @@ impl<'a> Trigger<'a> {
     /// Decodes and validates a `POST /batch_events` body; every item is validated before any
     /// is published.
     pub fn parse_batch(body: &'a str, limits: &ApiLimits) -> Result<Vec<Trigger<'a>>, ApiError> {
+        require_object(body)?;
         let raw: RawBatch<'a> =
             serde_json::from_str(body).map_err(|e| ApiError::Json(e.to_string()))?;
         if raw.batch.len() > limits.max_batch {
@@ -293,6 +295,15 @@ impl<'a> Trigger<'a> {
                 Trigger::validate(item, &batch_limits)
             })
             .collect()
+    }
+}
+
+/// serde would read a JSON array positionally into a struct; request bodies are objects.
+fn require_object(body: &str) -> Result<(), ApiError> {
+    if body.trim_start().starts_with('{') {
+        Ok(())
+    } else {
+        Err(ApiError::Json("the body must be a JSON object".into()))
     }
 }
 

@@ -18,6 +18,9 @@ use crate::{
     socket_id::SocketId,
 };
 
+/// The longest `message` of a `pusher:error` built from a [`ProtocolError`], in bytes.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+
 /// An application's credentials and switches, as the connection needs them.
 #[derive(Clone, Copy, Debug)]
 pub struct AppPolicy<'a> {
@@ -194,7 +197,16 @@ impl ProtocolError {
 
     /// The `pusher:error` frame for this error.
     pub fn to_frame(&self) -> String {
-        let message = self.to_string();
+        let mut message = self.to_string();
+        // Messages may quote client input; never echo more than a few hundred bytes of it.
+        if message.len() > MAX_ERROR_MESSAGE_BYTES {
+            let mut end = MAX_ERROR_MESSAGE_BYTES;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
         ServerMessage::Error {
             code: self.code(),
             message: &message,

@@ -134,6 +134,10 @@ impl<'a> ClientMessage<'a> {
                 max: max_len,
             });
         }
+        if !text.trim_start().starts_with('{') {
+            // serde would read an array positionally; a frame is always an object.
+            return Err(DecodeError::Json("a frame must be a JSON object".into()));
+        }
         let frame: RawFrame<'a> =
             serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
         Ok(match &*frame.event {

@@ -220,6 +220,8 @@ fn malformed_frames() {
     for frame in [
         "null",
         "[]",
+        r#"["pusher:ping"]"#,
+        r#"["client-x", "private-a", {}]"#,
         r#""pusher:ping""#,
         "42",
         "{}",
@@ -509,4 +511,25 @@ fn invalid_surrogates_and_unicode() {
     ));
     // Raw control characters inside JSON strings are invalid JSON.
     json_err("{\"event\":\"pusher:ping\n\"}");
+}
+
+#[test]
+fn error_frames_never_echo_more_than_a_few_hundred_bytes() {
+    let (mut conn, t0) = crate::support::connection();
+    let roomy = pusher_wire::AppPolicy {
+        max_frame_bytes: 4 << 20,
+        ..app()
+    };
+    let huge_auth = format!("{}:{}", crate::support::KEY, "ab".repeat(500_000));
+    let frame = subscribe_frame("private-a", &huge_auth, None);
+    let err = conn.handle_frame(t0, &frame, &roomy).unwrap_err();
+    assert!(matches!(err, ProtocolError::SubscriptionAuth { .. }));
+    let encoded = err.to_frame();
+    assert!(
+        encoded.len() < pusher_wire::connection::MAX_ERROR_MESSAGE_BYTES + 200,
+        "{}",
+        encoded.len()
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&encoded).unwrap();
+    assert!(parsed["data"]["message"].as_str().unwrap().ends_with('…'));
 }
