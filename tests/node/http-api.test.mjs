@@ -311,7 +311,8 @@ describe('HTTP API request authentication', () => {
 
   test('body changed after signing: 401', T, async () => {
     const original = JSON.stringify(body());
-    const tampered = original.replace('"v"', '"w"');
+    const tampered = original.replace('"auth-test"', '"auth-tampered"');
+    assert.notEqual(tampered, original);
     // Signed over the original md5, sent with another body.
     const res = await signedFetch(ctx.server, { app: APP, method: 'POST', path, body: tampered, bodyMd5: md5Hex(original) });
     assertJsonError(res, 401);
