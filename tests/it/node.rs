@@ -43,10 +43,15 @@ fn pusher_js_and_npm_sdk_suite() {
     {
         return;
     }
-    let installed = ["pusher-js", "pusher"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
-    if !installed && unavailable("tests/node/node_modules is missing: run `npm ci --prefix tests/node`") {
+    let installed = ["pusher-js", "pusher"].iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .is_file()
+    });
+    if !installed
+        && unavailable("tests/node/node_modules is missing: run `npm ci --prefix tests/node`")
+    {
         return;
     }
 
@@ -57,7 +62,11 @@ fn pusher_js_and_npm_sdk_suite() {
         .filter(|n| n.ends_with(".test.mjs"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no *.test.mjs files in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no *.test.mjs files in {}",
+        dir.display()
+    );
 
     let bin = env!("CARGO_BIN_EXE_relay-server-e2e");
     eprintln!("running node --test in {} against {bin}", dir.display());
@@ -85,5 +94,8 @@ fn pusher_js_and_npm_sdk_suite() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(status.success(), "node e2e suite failed ({status}); see the output above");
+    assert!(
+        status.success(),
+        "node e2e suite failed ({status}); see the output above"
+    );
 }

@@ -32,7 +32,8 @@ fn pypi_sdk_suite() {
         .stderr(Stdio::null())
         .status();
     if !probe.map(|s| s.success()).unwrap_or(false) {
-        let why = "python3 with the packages `pusher`, `websocket-client` and `pytest` is missing: \
+        let why =
+            "python3 with the packages `pusher`, `websocket-client` and `pytest` is missing: \
                    run `python3 -m pip install -r tests/python/requirements.txt`";
         assert!(!in_ci(), "python e2e suite cannot run in CI: {why}");
         eprintln!("skipped: {why}");
@@ -64,5 +65,8 @@ fn pypi_sdk_suite() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(status.success(), "python e2e suite failed ({status}); see the output above");
+    assert!(
+        status.success(),
+        "python e2e suite failed ({status}); see the output above"
+    );
 }
