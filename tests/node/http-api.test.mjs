@@ -179,6 +179,15 @@ describe('HTTP API', () => {
     assert.deepEqual(byPrefix, { channels: { [pub]: {} } });
   });
 
+  test('GET /channels with info=subscription_count', T, async () => {
+    const name = uniq('subcount-');
+    for (let i = 0; i < 2; i += 1) await subscribe(await connected(createClient(ctx.server)), name);
+    const body = await (
+      await sdk().get({ path: '/channels', params: { filter_by_prefix: name, info: 'subscription_count' } })
+    ).json();
+    assert.deepEqual(body, { channels: { [name]: { subscription_count: 2 } } });
+  });
+
   test('GET /channels with info=user_count but no presence- prefix: 400', T, async () => {
     const err = await expectRequestError(sdk().get({ path: '/channels', params: { info: 'user_count' } }));
     assertJsonError(err, 400);

@@ -160,6 +160,33 @@ describe('users', () => {
     await offline;
   });
 
+  test('watchlist over 100 ids: signin succeeds, then pusher:error 4302', T, async () => {
+    const watchlist = Array.from({ length: 101 }, (_, i) => `w${i}-${uniq()}`);
+    const client = await connected(createClient(ctx.server, { user: { id: uniq('many'), watchlist } }));
+    client.signin();
+    const ok = await waitForFrame(client, (m) => m.event === 'pusher:signin_success');
+    const err = await waitForFrame(client, (m) => m.event === 'pusher:error' && m.data?.code === 4302, {
+      what: 'pusher:error 4302',
+    });
+    assert.ok(client.received.indexOf(ok) < client.received.indexOf(err), 'signin_success comes first');
+    assert.equal(client.connection.state, 'connected');
+  });
+
+  test('a second signin as a different user is refused; the first identity stays', T, async () => {
+    const first = uniq('first');
+    const client = await signedIn(ctx.server, { id: first });
+    const since = client.received.length;
+    const auth = client.sdk.authenticateUser(client.connection.socket_id, { id: uniq('second') });
+    client.send_event('pusher:signin', auth);
+    await waitForFrame(client, (m) => m.event === 'pusher:error', { since });
+    assert.ok(!client.received.slice(since).some((m) => m.event === 'pusher:signin_success'));
+    // Still reachable as the first user.
+    await waitForFrame(client, (m) => m.event === 'pusher_internal:subscription_succeeded' && m.channel === `#server-to-user-${first}`);
+    const got = waitForEvent(client.user, 'still-me');
+    await client.sdk.sendToUser(first, 'still-me', {});
+    await got;
+  });
+
   test('terminateUserConnections closes every signed-in connection of the user with 4009', T, async () => {
     const id = uniq('victim');
     const c1 = await signedIn(ctx.server, { id });
