@@ -111,7 +111,8 @@ describe('client events enabled (RELAY_APP_ENABLE_CLIENT_MESSAGES=true)', () => 
     await sleep(1500);
     assert.equal(a.connection.state, 'connected');
     assert.equal(a.connection.socket_id, socketId, 'the connection was not closed');
-    assert.ok(got.length >= 1 && got.length <= 11, `delivered ${got.length} of 25`);
+    // 10/s: a burst of 25 cannot all pass (allowing for a window boundary inside the burst).
+    assert.ok(got.length >= 1 && got.length <= 20, `delivered ${got.length} of 25`);
     // After the window passes, client events flow again.
     const again = waitForEvent(b.channel(name), 'client-after');
     chA.trigger('client-after', {});

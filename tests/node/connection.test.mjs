@@ -91,8 +91,18 @@ describe('refusals configured per app (TOML)', () => {
     assert.equal(first.connection.state, 'connected');
     // Once the first leaves, a new connection is accepted again.
     first.disconnect();
-    await sleep(500);
-    await connected(createClient(ctx.server, { app: apps.quota }));
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const again = createClient(ctx.server, { app: apps.quota });
+      try {
+        await connected(again, 2000);
+        break;
+      } catch (err) {
+        again.disconnect();
+        if (Date.now() > deadline) throw new Error(`the freed slot was not reusable: ${err.message}`);
+        await sleep(200);
+      }
+    }
   });
 });
 
