@@ -4,20 +4,27 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::{Backup, BackupWrite, Site, StoreError, StoreResult, SyncedBackup};
+use super::{
+    memory_queue::Queue, Backup, BackupWrite, Site, StoreError, StoreResult, SyncedBackup,
+};
 
 #[derive(Debug, Default)]
-struct Inner {
+pub(super) struct Inner {
     sites: BTreeMap<String, Site>,
     backups: BTreeMap<(Uuid, String), Backup>,
+    /// Subscriber webhooks and the delivery queue (`memory_queue.rs`).
+    pub(super) queue: Queue,
 }
 
-/// Sites and backups in process memory.
+/// Sites, backups, subscriber webhooks and the delivery queue in process memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    inner: Arc<Mutex<Inner>>,
+    pub(super) inner: Arc<Mutex<Inner>>,
+    /// Woken when deliveries become due (enqueue, redeliver, recover, reap).
+    pub(super) signal: Arc<Notify>,
 }
 
 fn is_finished(status: &str) -> bool {

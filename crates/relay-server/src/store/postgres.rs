@@ -9,14 +9,16 @@
 //! timestamps keep microseconds (PostgreSQL's precision), and a progress above 100 is refused by
 //! the table's `CHECK` (callers clamp it first).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{error::SqlState, NoTls, Row};
 use uuid::Uuid;
 
-use super::{Backup, BackupWrite, Site, StoreError, StoreResult, SyncedBackup};
+use super::{
+    postgres_queue::Listener, Backup, BackupWrite, Site, StoreError, StoreResult, SyncedBackup,
+};
 
 /// How long to wait for a new connection (when the URL sets no `connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,10 +27,13 @@ const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per node.
 const POOL_SIZE: usize = 16;
 
-/// Sites and backups in PostgreSQL, through a connection pool.
+/// Sites, backups, subscriber webhooks and the delivery queue in PostgreSQL, through a
+/// connection pool (and one dedicated `LISTEN` connection, see `postgres_queue.rs`).
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// The delivery signal and its `LISTEN` task (started on first use).
+    pub(super) listener: Arc<Listener>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -55,6 +60,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("relay-server");
         }
+        let listener = Arc::new(Listener::new(config.clone()));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -69,7 +75,7 @@ impl PgStore {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Db(format!("database pool: {}", chain(&e))))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, listener };
         store.ping().await?;
         Ok(store)
     }
@@ -104,7 +110,7 @@ impl PgStore {
         Ok(())
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| StoreError::Db(chain(&e)))
     }
 
@@ -169,22 +175,29 @@ struct Migration {
 }
 
 /// Every migration, in order. Forward-only: append new files, never edit applied ones.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "sites_and_backups",
-    sql: include_str!("../../../../migrations/0001_sites_and_backups.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sites_and_backups",
+        sql: include_str!("../../../../migrations/0001_sites_and_backups.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "webhooks",
+        sql: include_str!("../../../../migrations/0002_webhooks.sql"),
+    },
+];
 
 /// The key of the advisory lock that serializes migrations across nodes ("relaymig").
 const MIGRATION_LOCK: i64 = 0x7265_6c61_796d_6967;
 
 /// A database error as [`StoreError::Db`], with its causes (the server's message included).
-fn db(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Db(chain(&e))
 }
 
 /// An error and its sources, joined by `: ` (a cause its parent already prints is skipped).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
