@@ -6,6 +6,7 @@ mod ingest;
 mod lifecycle;
 mod node;
 mod python;
+mod webhooks;
 mod ws_protocol;
 
 /// The server binary built by this crate.

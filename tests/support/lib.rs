@@ -1,5 +1,7 @@
 //! Support for the black-box suites: start the real server binary on a free port, talk to it
-//! over raw WebSocket frames and signed HTTP requests.
+//! over raw WebSocket frames and signed HTTP requests, receive its webhooks.
+
+pub mod receiver;
 
 use std::{
     io::{BufRead, BufReader},
@@ -135,6 +137,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("server did not exit after SIGTERM");
+    }
+
+    /// Kills the process with SIGKILL (a crash) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// A signed HTTP API request for the default app; returns the status and JSON body.

@@ -335,6 +335,14 @@ impl Connection {
             .map(|s| (&s.channel, s.user_id.as_deref()))
     }
 
+    /// The presence user id this connection holds in `channel`, if any.
+    pub fn presence_user(&self, channel: &str) -> Option<&str> {
+        self.subscriptions
+            .iter()
+            .find(|s| s.channel.as_str() == channel)
+            .and_then(|s| s.user_id.as_deref())
+    }
+
     /// Whether the connection is subscribed to `channel`.
     pub fn is_subscribed(&self, channel: &str) -> bool {
         self.subscriptions

@@ -8,12 +8,15 @@ use std::{
     },
 };
 
-use pusher_wire::{api::ApiLimits, presence::PresenceLimits, AppPolicy};
+use parking_lot::Mutex;
+use pusher_wire::{api::ApiLimits, presence::PresenceLimits, webhook::WebhookEvent, AppPolicy};
+use tokio::sync::mpsc;
 
 use crate::{
     config::{AppConfig, Config},
     hub::AppHub,
     metrics::Metrics,
+    webhooks::pusher::Emitter,
 };
 
 /// One application at run time: its configuration, its channel registry and its counters.
@@ -23,9 +26,14 @@ pub struct App {
     pub config: AppConfig,
     /// The channel registry: the one way to channel state.
     pub hub: AppHub,
+    /// The live debug feed of the console.
+    pub feed: crate::console::Feed,
     connections: AtomicUsize,
     max_frame_bytes: usize,
     max_channel_name_len: usize,
+    webhooks: Option<Emitter>,
+    webhook_events: Mutex<Option<mpsc::Receiver<WebhookEvent>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -78,6 +86,20 @@ impl App {
         self.connections.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Queues a Pusher-format webhook event if the app has webhooks; never waits.
+    pub fn webhook(&self, event: impl FnOnce() -> WebhookEvent) {
+        if let Some(emitter) = &self.webhooks {
+            if !emitter.emit(event()) {
+                self.metrics.count("relay_webhook_events_dropped_total", "");
+            }
+        }
+    }
+
+    /// The receiving end of the app's webhook events, once (for the batcher task).
+    pub fn take_webhook_events(&self) -> Option<mpsc::Receiver<WebhookEvent>> {
+        self.webhook_events.lock().take()
+    }
+
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
@@ -96,6 +118,12 @@ impl Apps {
     pub fn new(config: &Config, metrics: &Arc<Metrics>) -> Apps {
         let mut apps = Apps::default();
         for app in &config.apps {
+            let (webhooks, webhook_events) = if app.webhooks.is_empty() {
+                (None, None)
+            } else {
+                let (emitter, rx) = Emitter::new();
+                (Some(emitter), Some(rx))
+            };
             let app = Arc::new(App {
                 hub: AppHub::new(
                     metrics.clone(),
@@ -103,9 +131,13 @@ impl Apps {
                     app.subscription_count_events,
                 ),
                 config: app.clone(),
+                feed: crate::console::Feed::default(),
                 connections: AtomicUsize::new(0),
                 max_frame_bytes: config.max_frame_bytes,
                 max_channel_name_len: config.max_channel_name_length,
+                webhooks,
+                webhook_events: Mutex::new(webhook_events),
+                metrics: metrics.clone(),
             });
             apps.by_id.insert(app.config.id.clone(), app.clone());
             apps.by_key.insert(app.config.key.clone(), app);

@@ -86,6 +86,8 @@ pub struct Config {
     pub backup_sync: BackupSyncConfig,
     /// Sites registered at start (in addition to those stored).
     pub sites: Vec<SiteConfig>,
+    /// Outgoing webhook delivery (both kinds).
+    pub webhooks: WebhooksConfig,
     /// The applications.
     pub apps: Vec<AppConfig>,
 }
@@ -147,6 +149,80 @@ impl Default for BackupSyncConfig {
     }
 }
 
+/// `[webhooks]`: how outgoing webhooks are delivered.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow `http://` subscriber URLs (default: HTTPS only). Env `RELAY_WEBHOOKS_ALLOW_HTTP`.
+    pub allow_http: bool,
+    /// Allow deliveries to loopback, private, link-local and other internal addresses.
+    /// Env `RELAY_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`.
+    pub allow_private_networks: bool,
+    /// Seconds between attempts: the n-th retry waits the n-th value (the last one repeats),
+    /// ±20 % jitter. Env `RELAY_WEBHOOKS_RETRY_SCHEDULE` (comma-separated).
+    pub retry_schedule: Vec<u64>,
+    /// Request timeout, seconds.
+    pub timeout: u64,
+    /// Concurrent requests to one endpoint (per process).
+    pub max_concurrency_per_endpoint: usize,
+    /// Concurrent requests in all (per process).
+    pub max_concurrency: usize,
+    /// Disable a subscriber webhook after this many deliveries failed in a row (0 = never).
+    pub disable_after_failures: u32,
+    /// Keep deliveries and attempt logs this many days.
+    pub retention_days: u64,
+    /// Response bytes kept in the attempt log.
+    pub max_response_bytes: usize,
+    /// Extra PEM root certificates trusted for HTTPS deliveries (a private CA).
+    pub ca_file: Option<String>,
+    /// Pusher-format webhooks: events within this many milliseconds go in one request.
+    pub pusher_batch_ms: u64,
+    /// Pusher-format webhooks: delay of `channel_vacated` and `member_removed`, cancelled
+    /// when the state flips back (Pusher: up to 3 s).
+    pub pusher_flap_delay_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allow_http: false,
+            allow_private_networks: false,
+            retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+            timeout: 15,
+            max_concurrency_per_endpoint: 4,
+            max_concurrency: 64,
+            disable_after_failures: 0,
+            retention_days: 30,
+            max_response_bytes: 4096,
+            ca_file: None,
+            pusher_batch_ms: 50,
+            pusher_flap_delay_ms: 3000,
+        }
+    }
+}
+
+/// `[[apps.webhooks]]`: a Pusher-format webhook of one app.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppWebhookConfig {
+    /// Where to POST.
+    pub url: String,
+    /// Which events: `channel_occupied`, `channel_vacated`, `member_added`, `member_removed`,
+    /// `client_event`, `cache_miss`, `subscription_count`.
+    pub event_types: Vec<String>,
+}
+
+/// The Pusher webhook event types.
+pub const PUSHER_WEBHOOK_EVENT_TYPES: &[&str] = &[
+    "channel_occupied",
+    "channel_vacated",
+    "member_added",
+    "member_removed",
+    "client_event",
+    "cache_miss",
+    "subscription_count",
+];
+
 /// `[[sites]]`: a site registered from the config file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +255,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             backup_sync: BackupSyncConfig::default(),
             sites: Vec::new(),
+            webhooks: WebhooksConfig::default(),
             apps: Vec::new(),
         }
     }
@@ -230,6 +307,9 @@ pub struct AppConfig {
     /// Send `pusher_internal:subscription_count` to subscribers of non-presence channels.
     #[serde(default)]
     pub subscription_count_events: bool,
+    /// Pusher-format webhooks of this app.
+    #[serde(default)]
+    pub webhooks: Vec<AppWebhookConfig>,
 }
 
 fn yes() -> bool {
@@ -273,6 +353,7 @@ impl AppConfig {
             max_batch_size: default_batch(),
             user_authentication_timeout: 0,
             subscription_count_events: false,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -352,6 +433,23 @@ impl Config {
                 .map(str::to_owned)
                 .collect();
         }
+        if let Some(v) = env_bool(env, "RELAY_WEBHOOKS_ALLOW_HTTP")? {
+            self.webhooks.allow_http = v;
+        }
+        if let Some(v) = env_bool(env, "RELAY_WEBHOOKS_ALLOW_PRIVATE_NETWORKS")? {
+            self.webhooks.allow_private_networks = v;
+        }
+        if let Some(v) = env("RELAY_WEBHOOKS_RETRY_SCHEDULE") {
+            self.webhooks.retry_schedule = v
+                .split(',')
+                .map(|s| s.trim().parse::<u64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ConfigError::Env {
+                    var: "RELAY_WEBHOOKS_RETRY_SCHEDULE",
+                    value: v.clone(),
+                    expected: "comma-separated seconds, e.g. 5,300,1800",
+                })?;
+        }
         let id = env("RELAY_APP_ID");
         let key = env("RELAY_APP_KEY");
         let secret = env("RELAY_APP_SECRET");
@@ -428,6 +526,36 @@ impl Config {
         for site in &self.sites {
             relay_core::Domain::parse(&site.domain)
                 .map_err(|e| ConfigError::Invalid(format!("[[sites]] {:?}: {e}", site.domain)))?;
+        }
+        let w = &self.webhooks;
+        if w.timeout == 0 || w.max_concurrency == 0 || w.max_concurrency_per_endpoint == 0 {
+            return bad("[webhooks] timeout and concurrency limits must be at least 1".into());
+        }
+        if w.retention_days == 0 {
+            return bad("[webhooks] retention_days must be at least 1".into());
+        }
+        for app in &self.apps {
+            for hook in &app.webhooks {
+                if url::Url::parse(&hook.url)
+                    .map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+                {
+                    return bad(format!(
+                        "app {:?}: webhook url {:?} is not an http(s) URL",
+                        app.id, hook.url
+                    ));
+                }
+                if let Some(kind) = hook
+                    .event_types
+                    .iter()
+                    .find(|k| !PUSHER_WEBHOOK_EVENT_TYPES.contains(&k.as_str()))
+                {
+                    return bad(format!(
+                        "app {:?}: unknown webhook event type {kind:?} (expected one of {})",
+                        app.id,
+                        PUSHER_WEBHOOK_EVENT_TYPES.join(", ")
+                    ));
+                }
+            }
         }
         let mut ids = HashSet::new();
         let mut keys = HashSet::new();

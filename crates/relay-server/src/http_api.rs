@@ -140,6 +140,11 @@ fn publish(app: &App, trigger: &Trigger<'_>, now: Instant) {
     };
     for channel in &trigger.channels {
         app.hub.publish(channel, &publication, now);
+        app.feed.emit(|| {
+            serde_json::json!({"type": "api_event", "channel": channel.as_str(),
+                               "event": trigger.name.as_str(),
+                               "data": crate::console::excerpt(&trigger.data.text())})
+        });
     }
 }
 

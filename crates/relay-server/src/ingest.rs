@@ -160,6 +160,10 @@ fn broadcast(
         cache: true,
     };
     app.hub.publish(channel, &publication, Instant::now());
+    app.feed.emit(|| {
+        json!({"type": "ingested_event", "channel": channel.as_str(), "event": event,
+               "data": crate::console::excerpt(data)})
+    });
     Ok(())
 }
 
@@ -183,6 +187,14 @@ async fn create_event(
             request.event().as_str(),
             request.data().get(),
         )?;
+        crate::webhooks::dispatcher::publish_event(
+            &state,
+            request.event().as_str(),
+            site.website_id,
+            &site.domain,
+            request.data().get(),
+        )
+        .await;
         if let Some(payload) = event.payload() {
             if !payload.origin.is_known() {
                 state
@@ -223,7 +235,18 @@ async fn record_and_broadcast(
     };
     state.backups.record(write).await;
     let channel = site_channel(state, site)?;
-    broadcast(state, &channel, update.event().as_str(), &update.data())
+    let data = update.data();
+    let event = update.event();
+    broadcast(state, &channel, event.as_str(), &data)?;
+    crate::webhooks::dispatcher::publish_event(
+        state,
+        event.as_str(),
+        site.website_id,
+        &site.domain,
+        &data,
+    )
+    .await;
+    Ok(())
 }
 
 /// The progress last recorded for a backup (0 when unknown or the store fails).

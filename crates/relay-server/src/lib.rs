@@ -9,6 +9,7 @@ pub mod apps;
 pub mod backup_sync;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod http_api;
 pub mod hub;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 pub mod ws;
 
 use actix_web::{web, HttpResponse};
@@ -29,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, path_prefix: &str) {
     cfg.route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
+        .configure(console::configure)
+        .configure(webhooks::admin_api::configure)
         .configure(admin::configure)
         .configure(ingest::configure)
         .service(

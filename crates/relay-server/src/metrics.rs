@@ -63,6 +63,21 @@ pub const COUNTERS: &[(&str, &str, &str)] = &[
         "status",
         "Admin API requests by status.",
     ),
+    (
+        "relay_webhook_attempts_total",
+        "outcome",
+        "Outgoing webhook attempts by outcome.",
+    ),
+    (
+        "relay_webhook_enqueue_failures_total",
+        "",
+        "Webhook events the store refused (kept in memory and retried).",
+    ),
+    (
+        "relay_webhook_events_dropped_total",
+        "",
+        "Pusher webhook events dropped because the batcher was behind.",
+    ),
 ];
 
 impl Metrics {

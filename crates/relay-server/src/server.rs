@@ -77,8 +77,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     };
     let shutdown_timeout = config.shutdown_timeout;
     let prefix = config.path_prefix.clone();
-    let state = web::Data::new(AppState::new(config, store));
-    state.spawn_background();
+    let state = AppState::new(config, store).map_err(std::io::Error::other)?;
+    let state = web::Data::new(state);
+    state.clone().into_inner().spawn_background();
     let server_state = state.clone();
     let server = HttpServer::new(move || {
         let prefix = prefix.clone();

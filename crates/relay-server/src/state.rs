@@ -10,6 +10,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     store::Store,
+    webhooks::dispatcher::Dispatcher,
 };
 
 /// What every handler can reach.
@@ -27,17 +28,20 @@ pub struct AppState {
     pub backups: Arc<BackupWriter>,
     /// The outgoing HTTP client (plugin API).
     pub http: reqwest::Client,
+    /// Outgoing webhook delivery.
+    pub dispatcher: Dispatcher,
     shutdown: watch::Sender<bool>,
 }
 
 impl AppState {
     /// Builds the state of a configuration over a store. Call [`AppState::spawn_background`]
     /// inside a runtime to start the background tasks.
-    pub fn new(config: Config, store: Store) -> AppState {
+    pub fn new(config: Config, store: Store) -> Result<AppState, String> {
         let metrics = Arc::new(Metrics::default());
         let apps = Apps::new(&config, &metrics);
         let backups = Arc::new(BackupWriter::new(store.clone(), metrics.clone()));
-        AppState {
+        let dispatcher = Dispatcher::new(&config.webhooks)?;
+        Ok(AppState {
             config: Arc::new(config),
             apps,
             metrics,
@@ -48,13 +52,21 @@ impl AppState {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            dispatcher,
             shutdown: watch::channel(false).0,
-        }
+        })
     }
 
-    /// Starts the background tasks (backup write retries).
-    pub fn spawn_background(&self) {
+    /// Starts the background tasks: backup write retries, the webhook worker, and one Pusher
+    /// webhook batcher per app with webhooks.
+    pub fn spawn_background(self: &Arc<Self>) {
         tokio::spawn(self.backups.clone().run());
+        crate::webhooks::dispatcher::spawn(self.clone());
+        for app in self.apps.iter() {
+            if let Some(rx) = app.take_webhook_events() {
+                tokio::spawn(crate::webhooks::pusher::run(self.clone(), app.clone(), rx));
+            }
+        }
     }
 
     /// The app that receives ingested events.

@@ -10,13 +10,14 @@ use std::{
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use pusher_wire::{
-    auth::api_request::QueryParams, Action, Connection, ErrorCode, EventData, ProtocolError,
-    ServerMessage, SocketId, TimeoutAction, Timers,
+    auth::api_request::QueryParams, webhook::WebhookEvent, Action, ChannelName, Connection,
+    ErrorCode, EventData, ProtocolError, ServerMessage, SocketId, TimeoutAction, Timers,
 };
+use serde_json::json;
 
 use crate::{
     apps::App,
-    hub::{KillSwitch, Outbox, Publication},
+    hub::{JoinOutcome, KillSwitch, Outbox, Publication},
     state::AppState,
 };
 
@@ -139,6 +140,9 @@ async fn run(
     let (outbox, mut inbox, kill) = Outbox::new(state.config.max_outbound_queue);
     let mut shutdown = state.shutdown_signal();
 
+    let socket_text = conn.socket_id().to_string();
+    app.feed
+        .emit(|| json!({"type": "connection_open", "socket_id": socket_text}));
     let end = 'session: {
         if session.text(conn.established_frame()).await.is_err() {
             break 'session End::Gone;
@@ -206,10 +210,17 @@ async fn run(
     // Leave every channel and the user registry before the socket goes away.
     let socket = conn.socket_id();
     for (channel, user_id) in conn.subscriptions() {
-        app.hub.leave(socket, channel, user_id);
+        leave(&app, socket, channel, user_id);
     }
     app.hub.signout(socket);
     app.disconnect();
+    app.feed.emit(|| {
+        let code = match &end {
+            End::Code(code) => Some(code.code()),
+            End::Gone => None,
+        };
+        json!({"type": "connection_close", "socket_id": socket_text, "code": code})
+    });
     metrics.connections.fetch_sub(1, Ordering::Relaxed);
     // A client that stopped reading must not hold the task: the goodbye is bounded in time.
     let goodbye = async move {
@@ -271,7 +282,14 @@ async fn act(
                 .hub
                 .join(conn.socket_id(), outbox, &channel, member, now)
             {
-                Ok(_outcome) => Ok(()),
+                Ok(outcome) => {
+                    app.feed.emit(|| {
+                        json!({"type": "subscribed", "channel": channel.as_str(),
+                               "socket_id": conn.socket_id().to_string(), "user_id": conn.presence_user(channel.as_str())})
+                    });
+                    joined(app, &channel, outcome);
+                    Ok(())
+                }
                 Err(error) => {
                     conn.remove_subscription(channel.as_str());
                     let error = ProtocolError::Presence { channel, error };
@@ -280,8 +298,7 @@ async fn act(
             }
         }
         Ok(Action::Unsubscribe { channel, user_id }) => {
-            app.hub
-                .leave(conn.socket_id(), &channel, user_id.as_deref());
+            leave(app, conn.socket_id(), &channel, user_id.as_deref());
             Ok(())
         }
         Ok(Action::ClientEvent {
@@ -298,6 +315,19 @@ async fn act(
                 cache: false,
             };
             app.hub.publish(&channel, &publication, now);
+            app.feed.emit(|| {
+                json!({"type": "client_event", "channel": channel.as_str(), "event": event.as_str(),
+                       "socket_id": conn.socket_id().to_string(), "user_id": user_id.as_deref(),
+                       "data": crate::console::excerpt(data.get())})
+            });
+            app.webhook(|| WebhookEvent::ClientEvent {
+                channel: channel.to_string(),
+                event: event.as_str().to_owned(),
+                data: serde_json::from_str::<String>(data.get())
+                    .unwrap_or_else(|_| data.get().to_owned()),
+                socket_id: conn.socket_id().to_string(),
+                user_id: user_id.as_deref().map(str::to_owned),
+            });
             Ok(())
         }
         Ok(Action::Signin { user, user_data }) => {
@@ -327,6 +357,64 @@ async fn act(
             Ok(())
         }
         Err(error) => report(state, session, &error).await,
+    }
+}
+
+/// Emits the Pusher webhook events of a join.
+fn joined(app: &App, channel: &ChannelName, outcome: JoinOutcome) {
+    if outcome.occupied {
+        app.webhook(|| WebhookEvent::ChannelOccupied {
+            channel: channel.to_string(),
+        });
+    }
+    if let Some(user_id) = &outcome.member_added {
+        app.feed.emit(
+            || json!({"type": "member_added", "channel": channel.as_str(), "user_id": &**user_id}),
+        );
+    }
+    if let Some(user_id) = outcome.member_added {
+        app.webhook(|| WebhookEvent::MemberAdded {
+            channel: channel.to_string(),
+            user_id: user_id.into(),
+        });
+    }
+    if outcome.cache_miss {
+        app.webhook(|| WebhookEvent::CacheMiss {
+            channel: channel.to_string(),
+        });
+    }
+    subscription_count(app, channel);
+}
+
+/// Leaves a channel and emits the Pusher webhook events of it.
+fn leave(app: &App, socket: SocketId, channel: &ChannelName, user_id: Option<&str>) {
+    let outcome = app.hub.leave(socket, channel, user_id);
+    app.feed.emit(|| {
+        json!({"type": "unsubscribed", "channel": channel.as_str(), "socket_id": socket.to_string()})
+    });
+    if let Some(user_id) = &outcome.member_removed {
+        app.feed.emit(|| json!({"type": "member_removed", "channel": channel.as_str(), "user_id": &**user_id}));
+    }
+    if let Some(user_id) = outcome.member_removed {
+        app.webhook(|| WebhookEvent::MemberRemoved {
+            channel: channel.to_string(),
+            user_id: user_id.into(),
+        });
+    }
+    if outcome.vacated {
+        app.webhook(|| WebhookEvent::ChannelVacated {
+            channel: channel.to_string(),
+        });
+    }
+    subscription_count(app, channel);
+}
+
+fn subscription_count(app: &App, channel: &ChannelName) {
+    if !channel.kind().is_presence() {
+        app.webhook(|| WebhookEvent::SubscriptionCount {
+            channel: channel.to_string(),
+            subscription_count: app.hub.counts(channel.as_str()).subscriptions,
+        });
     }
 }
 

@@ -5,13 +5,34 @@
 //! The same test suite runs against both (`tests/store.rs`).
 
 mod memory;
+mod memory_queue;
 mod postgres;
+mod postgres_queue;
+
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use uuid::Uuid;
+
+use crate::webhooks::model::{
+    Attempt, Claim, Delivery, NewDelivery, NewEvent, NewWebhook, Outcome, Target, Webhook,
+    WebhookPatch,
+};
 
 pub use memory::MemoryStore;
 pub use postgres::PgStore;
+
+/// The state of the delivery queue, for metrics and readiness.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, serde::Serialize)]
+pub struct QueueStats {
+    /// Deliveries waiting.
+    pub pending: u64,
+    /// Deliveries leased by a worker.
+    pub in_flight: u64,
+    /// Deliveries that failed for good.
+    pub failed: u64,
+}
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +186,169 @@ impl Store {
     /// Inserts or updates a backup from a webhook.
     pub async fn record_backup(&self, write: &BackupWrite) -> StoreResult<()> {
         dispatch!(self, s => s.record_backup(write).await)
+    }
+
+    // ----- subscriber webhooks -------------------------------------------------------------
+
+    /// Creates a subscriber webhook (ids ascend from 1).
+    pub async fn create_webhook(
+        &self,
+        new: &NewWebhook,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Webhook> {
+        dispatch!(self, s => s.create_webhook(new, at).await)
+    }
+
+    /// Every subscriber webhook, by id.
+    pub async fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        dispatch!(self, s => s.webhooks().await)
+    }
+
+    /// One subscriber webhook.
+    pub async fn webhook(&self, id: i64) -> StoreResult<Option<Webhook>> {
+        dispatch!(self, s => s.webhook(id).await)
+    }
+
+    /// Applies a partial update; `None` if there is no such webhook. Setting the status to
+    /// `active` clears `disabled_reason` and `consecutive_failures`.
+    pub async fn update_webhook(
+        &self,
+        id: i64,
+        patch: &WebhookPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        dispatch!(self, s => s.update_webhook(id, patch, at).await)
+    }
+
+    /// Deletes a webhook with its deliveries and attempts; `false` if there was none.
+    pub async fn delete_webhook(&self, id: i64) -> StoreResult<bool> {
+        dispatch!(self, s => s.delete_webhook(id).await)
+    }
+
+    /// Marks a webhook `disabled` with a reason (410 Gone, too many failures).
+    pub async fn disable_webhook(
+        &self,
+        id: i64,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        dispatch!(self, s => s.disable_webhook(id, reason, at).await)
+    }
+
+    // ----- the delivery queue --------------------------------------------------------------
+
+    /// Records an event and its deliveries in one transaction (the transactional outbox) and
+    /// wakes the workers. Deliveries are due at once (`next_attempt_at = event.created_at`).
+    /// Returns the delivery ids, in order.
+    pub async fn enqueue(
+        &self,
+        event: &NewEvent,
+        deliveries: &[NewDelivery],
+    ) -> StoreResult<Vec<i64>> {
+        dispatch!(self, s => s.enqueue(event, deliveries).await)
+    }
+
+    /// Leases up to `limit` due `pending` deliveries (`next_attempt_at <= now`, oldest first),
+    /// skipping targets in `exclude` (endpoints at their concurrency cap). Each claim holds a
+    /// fresh lease token until `now + lease_for`. Safe across processes (`SKIP LOCKED`).
+    pub async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+        exclude: &[Target],
+    ) -> StoreResult<Vec<Claim>> {
+        dispatch!(self, s => s.claim(now, limit, lease_for, exclude).await)
+    }
+
+    /// Finishes a claimed attempt, fenced by the lease token: logs `attempt`, applies
+    /// `outcome` to the delivery (`attempts + 1`; `Retry` → pending at `at`; `Succeeded`,
+    /// `Failed`, `Gone` → finished) and, for subscriber targets, to the webhook
+    /// (`Succeeded`: `last_triggered_at = now`, `last_error = NULL`, `consecutive_failures = 0`;
+    /// `Retry`: `last_error`; `Failed`: `last_error`, `consecutive_failures + 1`; `Gone`:
+    /// status `disabled`, reason "410 Gone"). All in one transaction. Returns `false`, writing
+    /// nothing, when the lease was lost.
+    pub async fn complete(
+        &self,
+        claim: &Claim,
+        attempt: &Attempt,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        dispatch!(self, s => s.complete(claim, attempt, outcome, now).await)
+    }
+
+    /// Logs an attempt that belongs to no delivery (the admin test call).
+    pub async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
+        dispatch!(self, s => s.record_attempt(attempt).await)
+    }
+
+    /// Returns expired leases to `pending` (a crashed worker's deliveries are sent again, with
+    /// the same `webhook-id`). Returns how many.
+    pub async fn reap(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        dispatch!(self, s => s.reap(now).await)
+    }
+
+    /// The earliest `next_attempt_at` of a pending delivery.
+    pub async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        dispatch!(self, s => s.next_due().await)
+    }
+
+    /// A webhook's deliveries, newest first.
+    pub async fn deliveries(&self, webhook_id: i64, limit: usize) -> StoreResult<Vec<Delivery>> {
+        dispatch!(self, s => s.deliveries(webhook_id, limit).await)
+    }
+
+    /// A webhook's attempts (test calls included), newest first.
+    pub async fn attempts(&self, webhook_id: i64, limit: usize) -> StoreResult<Vec<Attempt>> {
+        dispatch!(self, s => s.attempts(webhook_id, limit).await)
+    }
+
+    /// The attempts of one delivery, oldest first.
+    pub async fn delivery_attempts(&self, delivery_id: i64) -> StoreResult<Vec<Attempt>> {
+        dispatch!(self, s => s.delivery_attempts(delivery_id).await)
+    }
+
+    /// Queues one more attempt of a finished (or skipped) delivery of this webhook, due now:
+    /// state `pending`, `max_attempts = attempts + 1`, `finished_at = NULL`, expiry removed.
+    /// `None` if the delivery does not exist, belongs to another webhook, or is pending or in
+    /// flight.
+    pub async fn redeliver(
+        &self,
+        webhook_id: i64,
+        delivery_id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Delivery>> {
+        dispatch!(self, s => s.redeliver(webhook_id, delivery_id, now).await)
+    }
+
+    /// Redelivers every `failed` or `skipped` delivery of a webhook created since `since`
+    /// (what a disabled endpoint missed). Returns how many were queued.
+    pub async fn recover(
+        &self,
+        webhook_id: i64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        dispatch!(self, s => s.recover(webhook_id, since, now).await)
+    }
+
+    /// Deletes finished (succeeded, failed, skipped) deliveries created before `before`, their
+    /// attempts, test attempts before it, and events left without deliveries; at most `batch`
+    /// deliveries per call. Returns how many deliveries were deleted.
+    pub async fn purge(&self, before: DateTime<Utc>, batch: usize) -> StoreResult<usize> {
+        dispatch!(self, s => s.purge(before, batch).await)
+    }
+
+    /// Queue counts.
+    pub async fn queue_stats(&self) -> StoreResult<QueueStats> {
+        dispatch!(self, s => s.queue_stats().await)
+    }
+
+    /// Notified when deliveries are enqueued (by this process, or by any process through
+    /// PostgreSQL `LISTEN/NOTIFY`). Workers also poll, so a missed signal only delays.
+    pub fn delivery_signal(&self) -> Arc<Notify> {
+        dispatch!(self, s => s.delivery_signal())
     }
 
     /// Upserts the plugin's backup list; returns how many entries were written. Progress is
