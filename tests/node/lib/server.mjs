@@ -62,7 +62,7 @@ function tomlValue(v) {
 export function toToml(config) {
   const lines = [];
   for (const [k, v] of Object.entries(config)) {
-    if (k === 'apps' || v === undefined) continue;
+    if (k === 'apps' || k === 'extraToml' || v === undefined) continue;
     lines.push(`${k} = ${tomlValue(v)}`);
   }
   for (const app of config.apps ?? []) {
@@ -72,6 +72,8 @@ export function toToml(config) {
       lines.push(`${k} = ${tomlValue(v)}`);
     }
   }
+  // Tables the writer does not model ([webhooks], [[apps.webhooks]] after the last app, ...).
+  if (config.extraToml) lines.push('', config.extraToml);
   return lines.join('\n') + '\n';
 }
 
