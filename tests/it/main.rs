@@ -1,6 +1,7 @@
 //! Black-box suites against the real server binary: raw-frame protocol tests in Rust, and the
 //! pusher-js / npm / PyPI SDK suites run through `node` and `python3`.
 
+mod browser;
 mod http_api;
 mod ingest;
 mod lifecycle;
