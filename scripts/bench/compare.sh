@@ -16,8 +16,8 @@
 # Environment (defaults: full / QUICK=1):
 #   REPS (3)  SCENARIOS ("fanout fanout-max channels idle storm presence publish slow")
 #   SERVER_CORE (0)  BENCH_CORE (1)  PORT (16001)  WORK (a new /tmp/relay-bench.XXXX)
-#   FANOUT_SUBS (1000/500)  FANOUT_RATE (150/250)  DURATION (10/5)
-#   FMAX_SUBS (1000/500)  FMAX_STEP_S (5/3)  FMAX_STEPS (9/7)  FMAX_START (100/100)
+#   FANOUT_SUBS (1000/500)  FANOUT_RATE (60/150)  DURATION (10/5)
+#   FMAX_SUBS (1000/500)  FMAX_STEP_S (5/3)  FMAX_STEPS (10/8)  FMAX_START (100/100)
 #   CHANNELS_N (5000/2000)  CHANNELS_RATE (2000/1000)
 #   IDLE_N (19000/19000)  STORM_N (10000/5000)  PRESENCE_N (5000/2000)
 #   PUBLISH_C (16)  PUBLISH_S (10/5)  SLOW_SUBS (50)  SLOW_RATE (400)  SLOW_PAD (8000)  SLOW_S (10)
@@ -38,11 +38,11 @@ WORK=${WORK:-$(mktemp -d /tmp/relay-bench.XXXX)}
 mkdir -p "$WORK"
 
 FANOUT_SUBS=${FANOUT_SUBS:-$(q 1000 500)}
-FANOUT_RATE=${FANOUT_RATE:-$(q 150 250)}
+FANOUT_RATE=${FANOUT_RATE:-$(q 60 150)}
 DURATION=${DURATION:-$(q 10 5)}
 FMAX_SUBS=${FMAX_SUBS:-$(q 1000 500)}
 FMAX_STEP_S=${FMAX_STEP_S:-$(q 5 3)}
-FMAX_STEPS=${FMAX_STEPS:-$(q 9 7)}
+FMAX_STEPS=${FMAX_STEPS:-$(q 10 8)}
 FMAX_START=${FMAX_START:-100}
 CHANNELS_N=${CHANNELS_N:-$(q 5000 2000)}
 CHANNELS_RATE=${CHANNELS_RATE:-$(q 2000 1000)}
@@ -98,7 +98,7 @@ else
         BUILT="commit $(git rev-parse --short "$BUILD_FROM")"
     fi
     log "building relay-server and relay-bench (release) from $BUILT"
-    (cd "$SRC" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked -p relay-server -p relay-bench >&2)
+    (cd "$SRC" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p relay-server -p relay-bench >&2)
     RELAY="$TARGET_DIR/release/relay-server"
     BENCH="$TARGET_DIR/release/relay-bench"
 fi
@@ -238,7 +238,9 @@ print(json.dumps(v))' "$rep" "$load_before" >>"$RESULTS"
 done
 elapsed=$(( $(date +%s) - started ))
 
-COMMAND="$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ' )$( [ "$REPS" != 3 ] && printf 'REPS=%s ' "$REPS" )scripts/bench/compare.sh"
+COMMAND=scripts/bench/compare.sh
+if [ "$REPS" != 3 ]; then COMMAND="REPS=$REPS $COMMAND"; fi
+if [ "$QUICK" = 1 ]; then COMMAND="QUICK=1 $COMMAND"; fi
 python3 "$ROOT/scripts/bench/report.py" "$RESULTS" \
     --command "$COMMAND" --sockudo-version "$SOCKUDO_VERSION" --elapsed "$elapsed" \
     --commit "$BUILT" --quick "$QUICK" \

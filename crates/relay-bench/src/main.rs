@@ -123,6 +123,9 @@ enum Scenario {
         /// The p99 latency limit, ms.
         #[arg(long, default_value_t = 50.0)]
         p99_limit_ms: f64,
+        /// Count a failing rate as failed at once (default: try it a second time).
+        #[arg(long)]
+        no_retry: bool,
     },
     /// One subscriber on each of N channels (-n), publishing round-robin at R messages/s.
     Channels(DeliveryArgs),
@@ -236,6 +239,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
             max_rate,
             max_steps,
             p99_limit_ms,
+            no_retry,
         } => {
             let p = FanoutMax {
                 base: d.delivery("fmax"),
@@ -243,6 +247,7 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 max_rate,
                 max_steps,
                 p99_limit_ms,
+                retry_failures: !no_retry,
             };
             scenario::fanout_max(&ctx, &p).await
         }

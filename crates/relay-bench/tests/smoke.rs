@@ -18,10 +18,12 @@ fn start_relay() -> u16 {
         .local_addr()
         .unwrap()
         .port();
-    let mut config = Config::default();
-    config.bind = ([127, 0, 0, 1], port).into();
-    config.workers = 2;
-    config.apps = vec![AppConfig::new(APP.0, APP.1, APP.2)];
+    let config = Config {
+        bind: ([127, 0, 0, 1], port).into(),
+        workers: 2,
+        apps: vec![AppConfig::new(APP.0, APP.1, APP.2)],
+        ..Config::default()
+    };
     std::thread::spawn(move || {
         // The server runs until the test process exits.
         let result = actix_rt::System::new().block_on(relay_server::server::serve(config));
