@@ -88,6 +88,9 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     /// Outgoing webhook delivery (both kinds).
     pub webhooks: WebhooksConfig,
+    /// Incoming plugin webhooks at `POST /hooks/{id}` (Fluent Community, Fast Events,
+    /// Standard Webhooks sources).
+    pub sources: SourcesConfig,
     /// The applications.
     pub apps: Vec<AppConfig>,
 }
@@ -201,6 +204,63 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// `[sources]`: accepting the WordPress plugins' own webhooks at `POST /hooks/{id}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesConfig {
+    /// A delivery key (Fast Events `Delivery-ID`, `webhook-id`, Fluent body signature) seen
+    /// within this many seconds is a duplicate: answered 200, not broadcast again.
+    pub dedup_window_secs: u64,
+    /// Standard Webhooks: largest difference between `webhook-timestamp` and the clock, seconds.
+    pub timestamp_tolerance_secs: u64,
+    /// Largest request body, bytes (over it: 413; Fast Events: 200 and dropped).
+    pub max_body_bytes: usize,
+    /// Keep processed and dropped inbox rows this many days.
+    pub retention_days: u64,
+    /// Test/ops setting: hold accepted events this many milliseconds before broadcasting them
+    /// (0 = at once). The crash-recovery test uses it to kill the server between the 200 and
+    /// the broadcast.
+    pub processing_delay_ms: u64,
+    /// The public base URL of this server (`https://relay.example.com`), for the absolute
+    /// receive URL of a source; unset: derived from the admin request's Host.
+    pub public_url: Option<String>,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        SourcesConfig {
+            dedup_window_secs: 3 * 24 * 3600,
+            timestamp_tolerance_secs: 300,
+            max_body_bytes: 256 * 1024,
+            retention_days: 7,
+            processing_delay_ms: 0,
+            public_url: None,
+        }
+    }
+}
+
+impl SourcesConfig {
+    /// The rules of `[sources]`.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(format!("[sources] {m}")));
+        if self.dedup_window_secs == 0 || self.timestamp_tolerance_secs == 0 {
+            return bad("dedup_window_secs and timestamp_tolerance_secs must be at least 1");
+        }
+        if self.retention_days == 0 || self.max_body_bytes == 0 {
+            return bad("retention_days and max_body_bytes must be at least 1");
+        }
+        if self.retention_days.saturating_mul(24 * 3600) < self.dedup_window_secs {
+            return bad("retention_days must cover dedup_window_secs");
+        }
+        if let Some(public) = &self.public_url {
+            if url::Url::parse(public).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return bad(&format!("public_url {public:?} is not an http(s) URL"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[[apps.webhooks]]`: a Pusher-format webhook of one app.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +316,7 @@ impl Default for Config {
             backup_sync: BackupSyncConfig::default(),
             sites: Vec::new(),
             webhooks: WebhooksConfig::default(),
+            sources: SourcesConfig::default(),
             apps: Vec::new(),
         }
     }
@@ -534,6 +595,7 @@ impl Config {
         if w.retention_days == 0 {
             return bad("[webhooks] retention_days must be at least 1".into());
         }
+        self.sources.validate()?;
         for app in &self.apps {
             for hook in &app.webhooks {
                 if url::Url::parse(&hook.url)

@@ -31,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// An ingestion failure, answered as `{"error": "..."}`.
 #[derive(Debug)]
-struct Failure {
+pub(crate) struct Failure {
     status: StatusCode,
     message: String,
 }
@@ -129,7 +129,7 @@ async fn site_of(state: &AppState, domain: &str) -> Result<Site, Failure> {
 }
 
 /// The channel of a site: the configured prefix and the website id.
-fn site_channel(state: &AppState, site: &Site) -> Result<ChannelName, Failure> {
+pub(crate) fn site_channel(state: &AppState, site: &Site) -> Result<ChannelName, Failure> {
     ChannelName::parse_with_limit(
         &format!("{}{}", state.config.ingest.channel_prefix, site.website_id),
         state.config.max_channel_name_length,
@@ -142,7 +142,7 @@ fn site_channel(state: &AppState, site: &Site) -> Result<ChannelName, Failure> {
 
 /// Publishes `data` (JSON text, sent to subscribers as the event's data string) on the site's
 /// channel in the ingestion app.
-fn broadcast(
+pub(crate) fn broadcast(
     state: &AppState,
     channel: &ChannelName,
     event: &str,

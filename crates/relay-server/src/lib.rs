@@ -16,6 +16,7 @@ pub mod hub;
 pub mod ingest;
 pub mod metrics;
 pub mod server;
+pub mod sources;
 pub mod state;
 pub mod store;
 pub mod webhooks;
@@ -33,8 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, path_prefix: &str) {
         .route("/metrics", web::get().to(metrics))
         .configure(console::configure)
         .configure(webhooks::admin_api::configure)
+        .configure(sources::admin_api::configure)
         .configure(admin::configure)
         .configure(ingest::configure)
+        .configure(sources::receive::configure)
         .service(
             web::scope(path_prefix)
                 .route("/app/{key}", web::get().to(ws::connect))

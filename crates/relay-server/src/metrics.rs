@@ -64,6 +64,21 @@ pub const COUNTERS: &[(&str, &str, &str)] = &[
         "Admin API requests by status.",
     ),
     (
+        "relay_source_requests_total",
+        "outcome",
+        "Requests to /hooks/{id} (plugin webhook sources) by outcome.",
+    ),
+    (
+        "relay_source_bad_signatures_total",
+        "kind",
+        "Source requests with an invalid signature, by source kind (Fast Events: answered 200 and dropped).",
+    ),
+    (
+        "relay_source_events_total",
+        "outcome",
+        "Source inbox rows finished by the processor: broadcast or dropped.",
+    ),
+    (
         "relay_webhook_attempts_total",
         "outcome",
         "Outgoing webhook attempts by outcome.",

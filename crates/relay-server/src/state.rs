@@ -26,6 +26,8 @@ pub struct AppState {
     pub store: Store,
     /// Backup record writes with background retry.
     pub backups: Arc<BackupWriter>,
+    /// Webhook sources: the processor's wake-up signal and the source cache.
+    pub sources: crate::sources::Runtime,
     /// The outgoing HTTP client (plugin API).
     pub http: reqwest::Client,
     /// Outgoing webhook delivery.
@@ -47,6 +49,7 @@ impl AppState {
             metrics,
             store,
             backups,
+            sources: crate::sources::Runtime::default(),
             http: reqwest::Client::builder()
                 .user_agent(concat!("Relay/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::none())
@@ -61,6 +64,7 @@ impl AppState {
     /// webhook batcher per app with webhooks.
     pub fn spawn_background(self: &Arc<Self>) {
         tokio::spawn(self.backups.clone().run());
+        crate::sources::processor::spawn(self.clone());
         crate::webhooks::dispatcher::spawn(self.clone());
         for app in self.apps.iter() {
             if let Some(rx) = app.take_webhook_events() {

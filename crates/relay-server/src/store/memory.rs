@@ -25,6 +25,8 @@ pub struct MemoryStore {
     pub(super) inner: Arc<Mutex<Inner>>,
     /// Woken when deliveries become due (enqueue, redeliver, recover, reap).
     pub(super) signal: Arc<Notify>,
+    /// Webhook sources and their inbox (`memory_sources.rs`).
+    pub(super) sources: Arc<Mutex<super::memory_sources::Sources>>,
 }
 
 fn is_finished(status: &str) -> bool {

@@ -6,8 +6,10 @@
 
 mod memory;
 mod memory_queue;
+mod memory_sources;
 mod postgres;
 mod postgres_queue;
+mod postgres_sources;
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,6 +17,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::sources::model::{
+    Accepted, InboxItem, InboxState, NewInboxItem, NewSource, Source, SourcePatch,
+};
 use crate::webhooks::model::{
     Attempt, Claim, Delivery, NewDelivery, NewEvent, NewWebhook, Outcome, Target, Webhook,
     WebhookPatch,
@@ -349,6 +354,98 @@ impl Store {
     /// PostgreSQL `LISTEN/NOTIFY`). Workers also poll, so a missed signal only delays.
     pub fn delivery_signal(&self) -> Arc<Notify> {
         dispatch!(self, s => s.delivery_signal())
+    }
+
+    // ----- webhook sources and their inbox (issue 8) -------------------------------------
+
+    /// Creates a source (ids ascend from 1; `created_at = updated_at = at`).
+    pub async fn create_source(&self, new: &NewSource, at: DateTime<Utc>) -> StoreResult<Source> {
+        dispatch!(self, s => s.create_source(new, at).await)
+    }
+
+    /// Every source, by id.
+    pub async fn sources(&self) -> StoreResult<Vec<Source>> {
+        dispatch!(self, s => s.sources().await)
+    }
+
+    /// One source.
+    pub async fn source(&self, id: i64) -> StoreResult<Option<Source>> {
+        dispatch!(self, s => s.source(id).await)
+    }
+
+    /// Applies a partial update (`updated_at = at`); `None` if there is no such source.
+    pub async fn update_source(
+        &self,
+        id: i64,
+        patch: &SourcePatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Source>> {
+        dispatch!(self, s => s.update_source(id, patch, at).await)
+    }
+
+    /// Deletes a source with its inbox rows and dedup keys; `false` if there was none.
+    pub async fn delete_source(&self, id: i64) -> StoreResult<bool> {
+        dispatch!(self, s => s.delete_source(id).await)
+    }
+
+    /// Records a request in the inbox. A `pending` item with a `dedup_key` is deduplicated,
+    /// atomically even under concurrent calls: if its source saw the key at or after
+    /// `dedup_since`, nothing is written and the answer is [`Accepted::Duplicate`]; otherwise
+    /// the key is remembered as seen at `received_at` and the row inserted. Other items
+    /// (`dropped`, or without a key) are always inserted and never claim a key.
+    pub async fn accept_inbox(
+        &self,
+        item: &NewInboxItem,
+        dedup_since: DateTime<Utc>,
+    ) -> StoreResult<Accepted> {
+        dispatch!(self, s => s.accept_inbox(item, dedup_since).await)
+    }
+
+    /// Leases up to `limit` `pending` rows received at or before `received_before` whose lease
+    /// is free (never leased, or expired at `now`), oldest (lowest id) first, until
+    /// `now + lease_for`. Safe across processes (`SKIP LOCKED`).
+    pub async fn claim_inbox(
+        &self,
+        now: DateTime<Utc>,
+        received_before: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> StoreResult<Vec<InboxItem>> {
+        dispatch!(self, s => s.claim_inbox(now, received_before, limit, lease_for).await)
+    }
+
+    /// Finishes a `pending` row: `processed` or `dropped` (with a reason), `processed_at = at`.
+    /// `false` if the row is gone or already finished.
+    pub async fn finish_inbox(
+        &self,
+        id: i64,
+        state: InboxState,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        dispatch!(self, s => s.finish_inbox(id, state, reason, at).await)
+    }
+
+    /// A source's inbox rows, newest first.
+    pub async fn inbox(&self, source_id: i64, limit: usize) -> StoreResult<Vec<InboxItem>> {
+        dispatch!(self, s => s.inbox(source_id, limit).await)
+    }
+
+    /// How many rows are `pending` (all sources).
+    pub async fn inbox_pending(&self) -> StoreResult<u64> {
+        dispatch!(self, s => s.inbox_pending().await)
+    }
+
+    /// Deletes up to `batch` finished (processed, dropped) rows received before
+    /// `finished_before`, and dedup keys seen before `dedup_before`. Pending rows stay.
+    /// Returns how many rows were deleted.
+    pub async fn purge_inbox(
+        &self,
+        finished_before: DateTime<Utc>,
+        dedup_before: DateTime<Utc>,
+        batch: usize,
+    ) -> StoreResult<usize> {
+        dispatch!(self, s => s.purge_inbox(finished_before, dedup_before, batch).await)
     }
 
     /// Upserts the plugin's backup list; returns how many entries were written. Progress is

@@ -186,6 +186,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../../../../migrations/0002_webhooks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sources",
+        sql: include_str!("../../../../migrations/0003_sources.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations across nodes ("relaymig").

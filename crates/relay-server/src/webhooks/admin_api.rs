@@ -224,7 +224,7 @@ fn check_events(state: &AppState, events: &[String]) -> Result<Vec<String>, ApiE
 
 /// Event namespaces beyond the product catalog (accepted plugin webhooks, issue 8).
 fn extra_namespaces() -> &'static [&'static str] {
-    &["fluent_community", "fast_events"]
+    &["fluent_community", "fast_events", "standard_webhooks"]
 }
 
 fn check_status(status: &str) -> Result<WebhookStatus, ApiError> {
