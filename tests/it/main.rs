@@ -7,6 +7,7 @@ mod ingest;
 mod lifecycle;
 mod node;
 mod python;
+mod sources;
 mod webhooks;
 mod ws_protocol;
 
