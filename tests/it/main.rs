@@ -2,6 +2,7 @@
 //! pusher-js / npm / PyPI SDK suites run through `node` and `python3`.
 
 mod browser;
+mod cluster;
 mod http_api;
 mod ingest;
 mod lifecycle;

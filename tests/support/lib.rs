@@ -515,3 +515,80 @@ pub async fn admin(method: &str, url: &str, token: &str, body: Option<&str>) -> 
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
+
+/// A private `redis-server` on a free port (so a test can stop and restart it), killed on drop.
+pub struct RedisProcess {
+    child: Option<Child>,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisProcess {
+    /// Starts `redis-server` without persistence. `None` when the binary is missing outside CI.
+    pub async fn start() -> Option<RedisProcess> {
+        let mut redis = RedisProcess {
+            child: None,
+            port: free_port(),
+        };
+        if !redis.spawn().await {
+            assert!(!in_ci(), "redis-server is required in CI");
+            eprintln!("skipped: redis-server is not installed");
+            return None;
+        }
+        Some(redis)
+    }
+
+    async fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (all state is lost: it keeps nothing on disk).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        assert!(self.spawn().await, "redis-server restarts");
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

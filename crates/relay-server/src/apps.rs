@@ -12,9 +12,19 @@ use parking_lot::Mutex;
 use pusher_wire::{api::ApiLimits, presence::PresenceLimits, webhook::WebhookEvent, AppPolicy};
 use tokio::sync::mpsc;
 
+use std::time::Instant;
+
+use pusher_wire::{
+    presence::{PresenceError, PresenceMember, UserData},
+    ChannelName, ErrorCode, ServerMessage, SocketId,
+};
+
 use crate::{
+    cluster::{BusMessage, Cluster, PresenceJoin},
     config::{AppConfig, Config},
-    hub::AppHub,
+    hub::{
+        encode, AppHub, ChannelCounts, JoinOptions, JoinOutcome, LeaveOutcome, Outbox, Publication,
+    },
     metrics::Metrics,
     webhooks::pusher::Emitter,
 };
@@ -34,6 +44,7 @@ pub struct App {
     webhooks: Option<Emitter>,
     webhook_events: Mutex<Option<mpsc::Receiver<WebhookEvent>>>,
     metrics: Arc<Metrics>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
@@ -100,6 +111,245 @@ impl App {
         self.webhook_events.lock().take()
     }
 
+    /// The cluster, when it is configured and Redis answers.
+    fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref().filter(|c| c.is_up())
+    }
+
+    /// Joins a channel: locally, and in the cluster (roster, member limit, first member,
+    /// occupied) when there is one. See [`AppHub::join`].
+    pub async fn join(
+        &self,
+        socket: SocketId,
+        outbox: &Outbox,
+        channel: &ChannelName,
+        member: Option<PresenceMember>,
+        now: Instant,
+    ) -> Result<JoinOutcome, PresenceError> {
+        let Some(cluster) = self.cluster() else {
+            return self
+                .hub
+                .join(socket, outbox, channel, member, now, JoinOptions::default());
+        };
+        let id = &self.config.id;
+        let mut options = JoinOptions::default();
+        let mut in_cluster = None;
+        if let Some(m) = member.as_ref().filter(|_| channel.kind().is_presence()) {
+            let info = m.user_info.as_ref().map(|i| i.get());
+            match cluster
+                .presence_join(
+                    id,
+                    channel.as_str(),
+                    &m.user_id,
+                    info,
+                    self.config.max_presence_members,
+                )
+                .await
+            {
+                Some(PresenceJoin::Full) => {
+                    return Err(PresenceError::TooManyMembers {
+                        max: self.config.max_presence_members,
+                    })
+                }
+                Some(PresenceJoin::Joined { new, roster }) => {
+                    options.roster = Some(roster);
+                    options.announce_member = Some(new);
+                    in_cluster = Some((m.user_id.clone(), m.user_info.clone(), new));
+                }
+                None => {}
+            }
+        }
+        if channel.kind().is_cache() {
+            options.cached = cluster.cache_get(id, channel.as_str()).await;
+        }
+        let mut outcome = match self.hub.join(socket, outbox, channel, member, now, options) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Some((user, _, _)) = &in_cluster {
+                    cluster.presence_leave(id, channel.as_str(), user).await;
+                }
+                return Err(error);
+            }
+        };
+        if let Some((user, info, true)) = &in_cluster {
+            let frame = encode(ServerMessage::MemberAdded {
+                channel: channel.as_str(),
+                user_id: user,
+                user_info: info.as_deref(),
+            });
+            cluster.publish(id, channel.as_str(), &frame, None);
+        }
+        let local = self.hub.counts(channel.as_str()).subscriptions;
+        if let Some((old, new)) = cluster.subscriptions(id, channel.as_str(), local).await {
+            outcome.occupied = old == 0 && new > 0;
+        }
+        Ok(outcome)
+    }
+
+    /// Leaves a channel: locally, and in the cluster (last member, vacated). See
+    /// [`AppHub::leave`].
+    pub async fn leave(
+        &self,
+        socket: SocketId,
+        channel: &ChannelName,
+        user_id: Option<&str>,
+    ) -> LeaveOutcome {
+        let Some(cluster) = self.cluster() else {
+            return self.hub.leave(socket, channel, user_id, true);
+        };
+        let id = &self.config.id;
+        let mut outcome = self.hub.leave(socket, channel, user_id, false);
+        if let Some(user) = user_id.filter(|_| channel.kind().is_presence()) {
+            let gone = cluster.presence_leave(id, channel.as_str(), user).await;
+            let announce = gone.unwrap_or(outcome.member_removed.is_some());
+            if announce {
+                let frame = encode(ServerMessage::MemberRemoved {
+                    channel: channel.as_str(),
+                    user_id: user,
+                });
+                self.hub.deliver(channel.as_str(), &frame, None);
+                if gone.is_some() {
+                    cluster.publish(id, channel.as_str(), &frame, None);
+                }
+                outcome.member_removed = Some(user.into());
+            } else {
+                outcome.member_removed = None;
+            }
+        }
+        let local = self.hub.counts(channel.as_str()).subscriptions;
+        if let Some((old, new)) = cluster.subscriptions(id, channel.as_str(), local).await {
+            outcome.vacated = old > 0 && new == 0;
+        }
+        outcome
+    }
+
+    /// Publishes an event: to local subscribers now, and to the other nodes' through the bus.
+    /// Returns the frames queued on this node.
+    pub fn publish(
+        &self,
+        channel: &ChannelName,
+        publication: &Publication<'_>,
+        now: Instant,
+    ) -> usize {
+        let published = self.hub.publish(channel, publication, now);
+        if let Some(cluster) = self.cluster() {
+            let except = publication.except.map(|s| s.to_string());
+            cluster.publish(&self.config.id, channel.as_str(), &published.frame, except);
+            if let Some(cached) = published.cached {
+                let (cluster, id, channel) =
+                    (cluster.clone(), self.config.id.clone(), channel.to_string());
+                tokio::spawn(async move { cluster.cache_set(&id, &channel, &cached).await });
+            }
+        }
+        published.delivered
+    }
+
+    /// Signs a socket in; watchers everywhere learn the user came online (first socket in the
+    /// cluster), and the socket gets its watchlist's status.
+    pub async fn signin(&self, socket: SocketId, outbox: &Outbox, user: &UserData) {
+        let Some(first_here) = self.hub.signin(socket, outbox, user) else {
+            return;
+        };
+        let cluster = self.cluster();
+        let first = match cluster {
+            Some(c) => c
+                .user_in(&self.config.id, &user.id)
+                .await
+                .unwrap_or(first_here),
+            None => first_here,
+        };
+        if first {
+            self.hub.notify_watchers(&user.id, true);
+            if let Some(c) = cluster {
+                c.send(BusMessage::Watch {
+                    n: c.node_id().to_owned(),
+                    a: self.config.id.clone(),
+                    u: user.id.to_string(),
+                    on: true,
+                });
+            }
+        }
+        if !user.watchlist.is_empty() {
+            let online = match cluster {
+                Some(c) => c.online(&self.config.id, &user.watchlist).await,
+                None => None,
+            }
+            .unwrap_or_else(|| self.hub.online(&user.watchlist));
+            self.hub.watchlist_status(outbox, &user.watchlist, &online);
+        }
+    }
+
+    /// Signs a socket out; watchers everywhere learn the user went offline (last socket).
+    pub async fn signout(&self, socket: SocketId) {
+        let Some((user, last_here)) = self.hub.signout(socket) else {
+            return;
+        };
+        let cluster = self.cluster();
+        let last = match cluster {
+            Some(c) => c
+                .user_out(&self.config.id, &user)
+                .await
+                .unwrap_or(last_here),
+            None => last_here,
+        };
+        if last {
+            self.hub.notify_watchers(&user, false);
+            if let Some(c) = cluster {
+                c.send(BusMessage::Watch {
+                    n: c.node_id().to_owned(),
+                    a: self.config.id.clone(),
+                    u: user.to_string(),
+                    on: false,
+                });
+            }
+        }
+    }
+
+    /// Closes every connection signed in as `user_id`, on every node, with 4009.
+    pub fn terminate_user(&self, user_id: &str) {
+        self.hub.terminate_user(user_id, ErrorCode::Unauthorized);
+        if let Some(c) = self.cluster() {
+            c.send(BusMessage::Terminate {
+                n: c.node_id().to_owned(),
+                a: self.config.id.clone(),
+                u: user_id.to_owned(),
+            });
+        }
+    }
+
+    /// Counts of a channel, cluster-wide when there is a cluster.
+    pub async fn counts(&self, channel: &str) -> ChannelCounts {
+        match self.cluster() {
+            Some(c) => match c.counts(&self.config.id, channel).await {
+                Some(counts) => counts,
+                None => self.hub.counts(channel),
+            },
+            None => self.hub.counts(channel),
+        }
+    }
+
+    /// Occupied channels, cluster-wide when there is a cluster.
+    pub async fn channels(&self, prefix: &str) -> Vec<(Arc<str>, ChannelCounts)> {
+        match self.cluster() {
+            Some(c) => match c.channels(&self.config.id, prefix).await {
+                Some(list) => list,
+                None => self.hub.channels(prefix),
+            },
+            None => self.hub.channels(prefix),
+        }
+    }
+
+    /// Users of a presence channel, cluster-wide when there is a cluster.
+    pub async fn users(&self, channel: &str) -> Vec<String> {
+        match self.cluster() {
+            Some(c) => match c.users(&self.config.id, channel).await {
+                Some(users) => users,
+                None => self.hub.users(channel),
+            },
+            None => self.hub.users(channel),
+        }
+    }
+
     /// Open connections.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
@@ -115,7 +365,7 @@ pub struct Apps {
 
 impl Apps {
     /// Builds the apps of a configuration.
-    pub fn new(config: &Config, metrics: &Arc<Metrics>) -> Apps {
+    pub fn new(config: &Config, metrics: &Arc<Metrics>, cluster: Option<Arc<Cluster>>) -> Apps {
         let mut apps = Apps::default();
         for app in &config.apps {
             let (webhooks, webhook_events) = if app.webhooks.is_empty() {
@@ -138,6 +388,7 @@ impl Apps {
                 webhooks,
                 webhook_events: Mutex::new(webhook_events),
                 metrics: metrics.clone(),
+                cluster: cluster.clone(),
             });
             apps.by_id.insert(app.config.id.clone(), app.clone());
             apps.by_key.insert(app.config.key.clone(), app);

@@ -91,6 +91,8 @@ pub struct Config {
     /// Incoming plugin webhooks at `POST /hooks/{id}` (Fluent Community, Fast Events,
     /// Standard Webhooks sources).
     pub sources: SourcesConfig,
+    /// Scale-out over Redis (off without `redis_url`).
+    pub cluster: ClusterConfig,
     /// The applications.
     pub apps: Vec<AppConfig>,
 }
@@ -148,6 +150,34 @@ impl Default for BackupSyncConfig {
             api_key_header: "x-api-key".into(),
             timeout: 10,
             max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[cluster]`: several nodes sharing state through Redis.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `redis://host:port/db`; unset: a single node. Env `REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// This node's id (default: random at start). Env `RELAY_NODE_ID`.
+    pub node_id: Option<String>,
+    /// How often the node announces it is alive, milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// A node silent this long is dead: its clients are removed, milliseconds.
+    pub dead_after_ms: u64,
+    /// Prefix of every Redis key and of the pub/sub channel (several clusters on one Redis).
+    pub prefix: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: None,
+            node_id: None,
+            heartbeat_interval_ms: 1000,
+            dead_after_ms: 5000,
+            prefix: "relay".into(),
         }
     }
 }
@@ -317,6 +347,7 @@ impl Default for Config {
             sites: Vec::new(),
             webhooks: WebhooksConfig::default(),
             sources: SourcesConfig::default(),
+            cluster: ClusterConfig::default(),
             apps: Vec::new(),
         }
     }
@@ -494,6 +525,12 @@ impl Config {
                 .map(str::to_owned)
                 .collect();
         }
+        if let Some(v) = env("REDIS_URL").filter(|v| !v.is_empty()) {
+            self.cluster.redis_url = Some(v);
+        }
+        if let Some(v) = env("RELAY_NODE_ID").filter(|v| !v.is_empty()) {
+            self.cluster.node_id = Some(v);
+        }
         if let Some(v) = env_bool(env, "RELAY_WEBHOOKS_ALLOW_HTTP")? {
             self.webhooks.allow_http = v;
         }
@@ -587,6 +624,25 @@ impl Config {
         for site in &self.sites {
             relay_core::Domain::parse(&site.domain)
                 .map_err(|e| ConfigError::Invalid(format!("[[sites]] {:?}: {e}", site.domain)))?;
+        }
+        let c = &self.cluster;
+        if c.heartbeat_interval_ms == 0 || c.dead_after_ms < 2 * c.heartbeat_interval_ms {
+            return bad(
+                "[cluster] dead_after_ms must be at least twice heartbeat_interval_ms".into(),
+            );
+        }
+        if c.prefix.is_empty() || c.prefix.contains(char::is_whitespace) {
+            return bad("[cluster] prefix must be a non-empty word".into());
+        }
+        if let Some(url) = &c.redis_url {
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+            {
+                return bad(format!(
+                    "[cluster] redis_url {url:?} must start with redis://"
+                ));
+            }
         }
         let w = &self.webhooks;
         if w.timeout == 0 || w.max_concurrency == 0 || w.max_concurrency_per_endpoint == 0 {

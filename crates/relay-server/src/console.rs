@@ -273,7 +273,7 @@ async fn send_event(
             except: None,
             cache: true,
         };
-        let delivered = app.hub.publish(&channel, &publication, Instant::now());
+        let delivered = app.publish(&channel, &publication, Instant::now());
         app.feed.emit(|| {
             json!({"type": "api_event", "channel": channel.as_str(), "event": name.as_str(),
                    "data": excerpt(payload), "source": "console"})

@@ -12,7 +12,6 @@ use futures_util::StreamExt as _;
 use pusher_wire::{
     api::{self, ChannelInfo, Info, Trigger},
     auth::api_request::{self, QueryParams},
-    ErrorCode,
 };
 
 use crate::{apps::App, error::ServerError, hub::Publication, state::AppState};
@@ -119,8 +118,8 @@ async fn authenticate(
     Ok((app, body))
 }
 
-fn info_of(app: &App, channel: &str, info: &Info) -> ChannelInfo {
-    let counts = app.hub.counts(channel);
+async fn info_of(app: &App, channel: &str, info: &Info) -> ChannelInfo {
+    let counts = app.counts(channel).await;
     ChannelInfo {
         occupied: None,
         user_count: info.user_count.then(|| counts.users.unwrap_or(0)),
@@ -139,7 +138,7 @@ fn publish(app: &App, trigger: &Trigger<'_>, now: Instant) {
         cache: true,
     };
     for channel in &trigger.channels {
-        app.hub.publish(channel, &publication, now);
+        app.publish(channel, &publication, now);
         app.feed.emit(|| {
             serde_json::json!({"type": "api_event", "channel": channel.as_str(),
                                "event": trigger.name.as_str(),
@@ -161,11 +160,13 @@ async fn events(
         if !trigger.info.any() {
             return Ok(HttpResponse::Ok().json(serde_json::json!({})));
         }
-        let channels: BTreeMap<String, ChannelInfo> = trigger
-            .channels
-            .iter()
-            .map(|c| (c.to_string(), info_of(&app, c.as_str(), &trigger.info)))
-            .collect();
+        let mut channels = BTreeMap::new();
+        for channel in &trigger.channels {
+            channels.insert(
+                channel.to_string(),
+                info_of(&app, channel.as_str(), &trigger.info).await,
+            );
+        }
         Ok(HttpResponse::Ok().json(api::TriggerResponse {
             channels: Some(channels),
         }))
@@ -190,10 +191,10 @@ async fn batch_events(
         if !batch.iter().any(|t| t.info.any()) {
             return Ok(HttpResponse::Ok().json(serde_json::json!({})));
         }
-        let items = batch
-            .iter()
-            .map(|t| info_of(&app, t.channels[0].as_str(), &t.info))
-            .collect();
+        let mut items = Vec::with_capacity(batch.len());
+        for t in &batch {
+            items.push(info_of(&app, t.channels[0].as_str(), &t.info).await);
+        }
         Ok(HttpResponse::Ok().json(api::BatchResponse { batch: Some(items) }))
     }
     .await;
@@ -212,8 +213,8 @@ async fn channels(
         let info = Info::parse(params.get("info"));
         api::check_channels_query(prefix, &info)?;
         let channels = app
-            .hub
             .channels(prefix.unwrap_or(""))
+            .await
             .into_iter()
             .map(|(name, counts)| {
                 (
@@ -245,7 +246,7 @@ async fn channel(
         let params = QueryParams::parse(req.query_string())?;
         let info = Info::parse(params.get("info"));
         api::check_channel_query(&channel, &info)?;
-        let counts = app.hub.counts(channel.as_str());
+        let counts = app.counts(channel.as_str()).await;
         let now = Instant::now();
         let cache = (info.cache && channel.kind().is_cache())
             .then(|| app.hub.cached(channel.as_str(), now))
@@ -277,8 +278,8 @@ async fn users(
         let channel = api::parse_channel(name, &app.api_limits())?;
         api::check_users_query(&channel)?;
         let users = app
-            .hub
             .users(channel.as_str())
+            .await
             .into_iter()
             .map(|id| api::User { id })
             .collect();
@@ -296,7 +297,7 @@ async fn terminate(
     let result = async {
         let (app, _) = authenticate(&state, &req, payload).await?;
         let user_id = req.match_info().get("user_id").unwrap_or_default();
-        app.hub.terminate_user(user_id, ErrorCode::Unauthorized);
+        app.terminate_user(user_id);
         Ok(HttpResponse::Ok().json(serde_json::json!({})))
     }
     .await;
@@ -323,7 +324,7 @@ async fn terminate_by_key(
             return Err(ServerError::AppDisabled);
         }
         let user_id = req.match_info().get("user_id").unwrap_or_default();
-        app.hub.terminate_user(user_id, ErrorCode::Unauthorized);
+        app.terminate_user(user_id);
         Ok(HttpResponse::Ok().json(serde_json::json!({})))
     }
     .await;

@@ -159,7 +159,7 @@ pub(crate) fn broadcast(
         except: None,
         cache: true,
     };
-    app.hub.publish(channel, &publication, Instant::now());
+    app.publish(channel, &publication, Instant::now());
     app.feed.emit(|| {
         json!({"type": "ingested_event", "channel": channel.as_str(), "event": event,
                "data": crate::console::excerpt(data)})

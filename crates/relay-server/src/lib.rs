@@ -8,6 +8,7 @@ pub mod admin;
 pub mod apps;
 pub mod backup_sync;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod error;
@@ -50,12 +51,21 @@ async fn health() -> HttpResponse {
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    if state.is_shutting_down() {
+    let not_ready = |reason: &str| {
         HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "ready": false, "reason": "shutting down" }))
-    } else {
-        HttpResponse::Ok().json(serde_json::json!({ "ready": true }))
+            .json(serde_json::json!({ "ready": false, "reason": reason }))
+    };
+    if state.is_shutting_down() {
+        return not_ready("shutting down");
     }
+    if state.cluster.as_ref().is_some_and(|c| !c.is_up()) {
+        return not_ready("Redis unavailable: serving local clients only");
+    }
+    if let Err(error) = state.store.ping().await {
+        tracing::warn!(%error, "not ready: the database does not answer");
+        return not_ready("database unavailable");
+    }
+    HttpResponse::Ok().json(serde_json::json!({ "ready": true }))
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -93,6 +93,21 @@ pub const COUNTERS: &[(&str, &str, &str)] = &[
         "",
         "Pusher webhook events dropped because the batcher was behind.",
     ),
+    (
+        "relay_cluster_redis_errors_total",
+        "",
+        "Redis calls that failed or timed out (the node then serves local clients only).",
+    ),
+    (
+        "relay_cluster_bus_dropped_total",
+        "",
+        "Broadcasts not relayed to other nodes because Redis was unavailable.",
+    ),
+    (
+        "relay_cluster_nodes_swept_total",
+        "",
+        "Dead nodes whose clients this node removed.",
+    ),
 ];
 
 impl Metrics {

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use crate::{
     apps::{App, Apps},
     backup_sync::BackupWriter,
+    cluster::Cluster,
     config::Config,
     metrics::Metrics,
     store::Store,
@@ -32,6 +33,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Outgoing webhook delivery.
     pub dispatcher: Dispatcher,
+    /// The cluster, with `REDIS_URL`.
+    pub cluster: Option<Arc<Cluster>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -40,7 +43,11 @@ impl AppState {
     /// inside a runtime to start the background tasks.
     pub fn new(config: Config, store: Store) -> Result<AppState, String> {
         let metrics = Arc::new(Metrics::default());
-        let apps = Apps::new(&config, &metrics);
+        let cluster = match config.cluster.redis_url {
+            Some(_) => Some(Cluster::new(&config.cluster, metrics.clone())?),
+            None => None,
+        };
+        let apps = Apps::new(&config, &metrics, cluster.clone());
         let backups = Arc::new(BackupWriter::new(store.clone(), metrics.clone()));
         let dispatcher = Dispatcher::new(&config.webhooks)?;
         Ok(AppState {
@@ -56,6 +63,7 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             dispatcher,
+            cluster,
             shutdown: watch::channel(false).0,
         })
     }
@@ -66,6 +74,19 @@ impl AppState {
         tokio::spawn(self.backups.clone().run());
         crate::sources::processor::spawn(self.clone());
         crate::webhooks::dispatcher::spawn(self.clone());
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let now = std::time::Instant::now();
+                for app in state.apps.iter() {
+                    app.hub.sweep_cache(now);
+                }
+            }
+        });
+        if let Some(cluster) = &self.cluster {
+            crate::cluster::spawn(self.clone(), cluster.clone());
+        }
         for app in self.apps.iter() {
             if let Some(rx) = app.take_webhook_events() {
                 tokio::spawn(crate::webhooks::pusher::run(self.clone(), app.clone(), rx));

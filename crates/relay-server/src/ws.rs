@@ -210,9 +210,9 @@ async fn run(
     // Leave every channel and the user registry before the socket goes away.
     let socket = conn.socket_id();
     for (channel, user_id) in conn.subscriptions() {
-        leave(&app, socket, channel, user_id);
+        leave(&app, socket, channel, user_id).await;
     }
-    app.hub.signout(socket);
+    app.signout(socket).await;
     app.disconnect();
     app.feed.emit(|| {
         let code = match &end {
@@ -279,8 +279,8 @@ async fn act(
         Ok(Action::Reply(frame)) => send(session, frame).await,
         Ok(Action::Subscribe { channel, member }) => {
             match app
-                .hub
                 .join(conn.socket_id(), outbox, &channel, member, now)
+                .await
             {
                 Ok(outcome) => {
                     app.feed.emit(|| {
@@ -298,7 +298,7 @@ async fn act(
             }
         }
         Ok(Action::Unsubscribe { channel, user_id }) => {
-            leave(app, conn.socket_id(), &channel, user_id.as_deref());
+            leave(app, conn.socket_id(), &channel, user_id.as_deref()).await;
             Ok(())
         }
         Ok(Action::ClientEvent {
@@ -314,7 +314,7 @@ async fn act(
                 except: Some(conn.socket_id()),
                 cache: false,
             };
-            app.hub.publish(&channel, &publication, now);
+            app.publish(&channel, &publication, now);
             app.feed.emit(|| {
                 json!({"type": "client_event", "channel": channel.as_str(), "event": event.as_str(),
                        "socket_id": conn.socket_id().to_string(), "user_id": user_id.as_deref(),
@@ -339,7 +339,7 @@ async fn act(
                 .encode(),
             )
             .await?;
-            app.hub.signin(conn.socket_id(), outbox, &user);
+            app.signin(conn.socket_id(), outbox, &user).await;
             if user.watchlist_truncated {
                 let code = ErrorCode::WatchlistLimitExceeded;
                 state.metrics.error(Some(code.code()));
@@ -387,8 +387,8 @@ fn joined(app: &App, channel: &ChannelName, outcome: JoinOutcome) {
 }
 
 /// Leaves a channel and emits the Pusher webhook events of it.
-fn leave(app: &App, socket: SocketId, channel: &ChannelName, user_id: Option<&str>) {
-    let outcome = app.hub.leave(socket, channel, user_id);
+async fn leave(app: &App, socket: SocketId, channel: &ChannelName, user_id: Option<&str>) {
+    let outcome = app.leave(socket, channel, user_id).await;
     app.feed.emit(|| {
         json!({"type": "unsubscribed", "channel": channel.as_str(), "socket_id": socket.to_string()})
     });

@@ -52,6 +52,17 @@ pub struct LeaveOutcome {
     pub member_removed: Option<Box<str>>,
 }
 
+/// What [`AppHub::publish`] did.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Frames queued on this node.
+    pub delivered: usize,
+    /// The encoded frame.
+    pub frame: ByteString,
+    /// The event now cached, for cache channels.
+    pub cached: Option<CachedEvent>,
+}
+
 /// An event to publish on a channel.
 #[derive(Clone, Copy, Debug)]
 pub struct Publication<'a> {
@@ -65,6 +76,29 @@ pub struct Publication<'a> {
     pub except: Option<SocketId>,
     /// Whether a cache channel stores it (HTTP API events; never client events).
     pub cache: bool,
+}
+
+/// How a join is decided when the channel state is cluster-wide. `Default` is the local mode:
+/// everything from this node's own registry.
+#[derive(Clone, Debug, Default)]
+pub struct JoinOptions {
+    /// The presence roster JSON to send in `subscription_succeeded` (cluster-wide).
+    pub roster: Option<String>,
+    /// Whether the member is new (cluster-wide): local subscribers get `member_added`.
+    pub announce_member: Option<bool>,
+    /// The cache channel's event as the cluster has it (`Some(None)`: nothing cached).
+    pub cached: Option<Option<CachedEvent>>,
+}
+
+/// One channel of this node, for cluster resynchronization.
+#[derive(Clone, Debug)]
+pub struct ChannelSnapshot {
+    /// The channel.
+    pub channel: Arc<str>,
+    /// Local subscriptions.
+    pub subscriptions: usize,
+    /// Presence members here: user id, user info JSON, local sockets.
+    pub members: Vec<(Box<str>, Option<String>, u32)>,
 }
 
 /// Counts of one channel.
@@ -88,6 +122,21 @@ pub struct CachedEvent {
 }
 
 impl CachedEvent {
+    /// A cached event with its encoded frame, expiring at `expires`.
+    pub fn new(event: &str, data: String, frame: ByteString, expires: Instant) -> CachedEvent {
+        CachedEvent {
+            event: event.into(),
+            data,
+            frame,
+            expires,
+        }
+    }
+
+    /// The encoded frame sent to late subscribers.
+    pub fn frame(&self) -> &ByteString {
+        &self.frame
+    }
+
     /// Seconds left before it expires.
     pub fn ttl(&self, now: Instant) -> u64 {
         self.expires.saturating_duration_since(now).as_secs()
@@ -154,6 +203,7 @@ impl AppHub {
         channel: &ChannelName,
         member: Option<PresenceMember>,
         now: Instant,
+        options: JoinOptions,
     ) -> Result<JoinOutcome, PresenceError> {
         let kind = channel.kind();
         let mut channels = self.channels.write();
@@ -170,7 +220,11 @@ impl AppHub {
 
         if let Some(member) = member.filter(|_| kind.is_presence()) {
             let is_new = !state.members.contains_key(&member.user_id);
-            if is_new && state.members.len() >= self.max_presence_members {
+            // In a cluster the limit was checked cluster-wide before the join.
+            if options.roster.is_none()
+                && is_new
+                && state.members.len() >= self.max_presence_members
+            {
                 if state.subscribers.is_empty() {
                     channels.remove(channel.as_str());
                 }
@@ -187,12 +241,14 @@ impl AppHub {
                     sockets: 0,
                 });
             entry.sockets += 1;
-            let roster = roster_json(
-                state
-                    .members
-                    .iter()
-                    .map(|(id, m)| (&**id, m.info.as_deref())),
-            );
+            let roster = options.roster.clone().unwrap_or_else(|| {
+                roster_json(
+                    state
+                        .members
+                        .iter()
+                        .map(|(id, m)| (&**id, m.info.as_deref())),
+                )
+            });
             queue(
                 outbox,
                 &encode(ServerMessage::SubscriptionSucceeded {
@@ -200,7 +256,7 @@ impl AppHub {
                     presence: Some(&roster),
                 }),
             );
-            if is_new {
+            if options.announce_member.unwrap_or(is_new) {
                 let frame = encode(ServerMessage::MemberAdded {
                     channel: channel.as_str(),
                     user_id: &member.user_id,
@@ -226,6 +282,9 @@ impl AppHub {
         outcome.occupied = state.subscribers.len() == 1;
 
         if kind.is_cache() {
+            if let Some(given) = options.cached {
+                state.cache = given;
+            }
             match state.cache.as_ref().filter(|c| c.expires > now) {
                 Some(cached) => queue(outbox, &cached.frame.clone()),
                 None => {
@@ -257,13 +316,15 @@ impl AppHub {
         Ok(outcome)
     }
 
-    /// Removes a socket from a channel; the other presence members get `member_removed` when
-    /// this was the user's last socket there.
+    /// Removes a socket from a channel. When this was the user's last socket here,
+    /// `member_removed` is reported, and sent to the other local members if `announce` (in a
+    /// cluster the caller decides, then uses [`AppHub::deliver`]).
     pub fn leave(
         &self,
         socket: SocketId,
         channel: &ChannelName,
         user_id: Option<&str>,
+        announce: bool,
     ) -> LeaveOutcome {
         let mut channels = self.channels.write();
         let Some(state) = channels.get_mut(channel.as_str()) else {
@@ -283,14 +344,16 @@ impl AppHub {
                 member.sockets -= 1;
                 if member.sockets == 0 {
                     state.members.remove(user_id);
-                    let frame = encode(ServerMessage::MemberRemoved {
-                        channel: channel.as_str(),
-                        user_id,
-                    });
-                    for other in state.subscribers.values() {
-                        if other.send(&frame) {
-                            sent += 1;
-                            bytes += frame.len() as u64;
+                    if announce {
+                        let frame = encode(ServerMessage::MemberRemoved {
+                            channel: channel.as_str(),
+                            user_id,
+                        });
+                        for other in state.subscribers.values() {
+                            if other.send(&frame) {
+                                sent += 1;
+                                bytes += frame.len() as u64;
+                            }
                         }
                     }
                     outcome.member_removed = Some(user_id.into());
@@ -300,7 +363,11 @@ impl AppHub {
         if state.subscribers.is_empty() {
             outcome.vacated = true;
             // A cache channel keeps its event while it is fresh, even when nobody listens.
-            if state.cache.is_none() {
+            if state
+                .cache
+                .as_ref()
+                .is_none_or(|c| c.expires <= Instant::now())
+            {
                 channels.remove(channel.as_str());
             }
         } else if self.subscription_count_events && !channel.kind().is_presence() {
@@ -320,9 +387,25 @@ impl AppHub {
         outcome
     }
 
+    /// Sends an already encoded frame to this node's subscribers of a channel but `except`
+    /// (frames relayed from other nodes). Returns the number queued.
+    pub fn deliver(&self, channel: &str, frame: &ByteString, except: Option<SocketId>) -> usize {
+        let channels = self.channels.read();
+        match channels.get(channel) {
+            Some(state) => self.fan_out(state, frame, except),
+            None => 0,
+        }
+    }
+
     /// Publishes an event on a channel to every subscriber but `except`; stores it when the
-    /// channel is a cache channel and the event asks for it. Returns the number of frames queued.
-    pub fn publish(&self, channel: &ChannelName, event: &Publication<'_>, now: Instant) -> usize {
+    /// channel is a cache channel and the event asks for it. Returns the frames queued and the
+    /// encoded frame (for other nodes).
+    pub fn publish(
+        &self,
+        channel: &ChannelName,
+        event: &Publication<'_>,
+        now: Instant,
+    ) -> Published {
         let Publication {
             event,
             data,
@@ -350,13 +433,19 @@ impl AppHub {
             };
             let mut channels = self.channels.write();
             let state = channels.entry(channel.as_arc().clone()).or_default();
-            state.cache = Some(cached);
-            return self.fan_out(state, &frame, except);
+            state.cache = Some(cached.clone());
+            let delivered = self.fan_out(state, &frame, except);
+            return Published {
+                delivered,
+                frame,
+                cached: Some(cached),
+            };
         }
-        let channels = self.channels.read();
-        match channels.get(channel.as_str()) {
-            Some(state) => self.fan_out(state, &frame, except),
-            None => 0,
+        let delivered = self.deliver(channel.as_str(), &frame, except);
+        Published {
+            delivered,
+            frame,
+            cached: None,
         }
     }
 
@@ -425,29 +514,19 @@ impl AppHub {
             .filter(|c| c.expires > now)
     }
 
-    /// Registers a signed-in socket: its watchers learn it is online if it is the user's first
-    /// socket, and the socket gets the status of its own watchlist.
-    pub fn signin(&self, socket: SocketId, outbox: &Outbox, user: &UserData) {
+    /// Registers a signed-in socket and its watchlist. Returns whether it is the user's first
+    /// socket on this node (the caller announces the user online, see
+    /// [`AppHub::notify_watchers`]) and `None` when the socket was already signed in as this user.
+    pub fn signin(&self, socket: SocketId, outbox: &Outbox, user: &UserData) -> Option<bool> {
         let mut users = self.users.lock();
         if let Some((previous, _)) = users.by_socket.get(&socket) {
             if *previous == user.id {
-                return;
+                return None;
             }
         }
         let sockets = users.sockets.entry(user.id.clone()).or_default();
-        let came_online = sockets.is_empty();
+        let first = sockets.is_empty();
         sockets.push((socket, outbox.clone()));
-        if came_online {
-            let ids = [&*user.id];
-            let frame = encode(ServerMessage::Watchlist {
-                events: &[WatchlistEvent::Online(&ids)],
-            });
-            if let Some(watchers) = users.watchers.get(&user.id) {
-                for watcher in watchers.values() {
-                    watcher.send(&frame);
-                }
-            }
-        }
         for watched in &user.watchlist {
             users
                 .watchers
@@ -455,33 +534,70 @@ impl AppHub {
                 .or_default()
                 .insert(socket, outbox.clone());
         }
-        if !user.watchlist.is_empty() {
-            let (online, offline): (Vec<&str>, Vec<&str>) = user
-                .watchlist
-                .iter()
-                .map(|id| &**id)
-                .partition(|id| users.sockets.get(*id).is_some_and(|s| !s.is_empty()));
-            let mut events = Vec::new();
-            if !online.is_empty() {
-                events.push(WatchlistEvent::Online(&online));
-            }
-            if !offline.is_empty() {
-                events.push(WatchlistEvent::Offline(&offline));
-            }
-            outbox.send(&encode(ServerMessage::Watchlist { events: &events }));
-        }
         users
             .by_socket
             .insert(socket, (user.id.clone(), user.watchlist.clone()));
+        Some(first)
     }
 
-    /// Removes a socket from the signed-in users; its watchers learn the user went offline if it
-    /// was the user's last socket.
-    pub fn signout(&self, socket: SocketId) {
-        let mut users = self.users.lock();
-        let Some((user_id, watchlist)) = users.by_socket.remove(&socket) else {
+    /// Which of `ids` have a signed-in socket on this node.
+    pub fn online(&self, ids: &[Box<str>]) -> Vec<bool> {
+        let users = self.users.lock();
+        ids.iter()
+            .map(|id| users.sockets.get(id).is_some_and(|s| !s.is_empty()))
+            .collect()
+    }
+
+    /// Sends a watchlist snapshot to one socket: who is online, who is offline.
+    pub fn watchlist_status(&self, outbox: &Outbox, ids: &[Box<str>], online: &[bool]) {
+        if ids.is_empty() {
+            return;
+        }
+        let on: Vec<&str> = ids
+            .iter()
+            .zip(online)
+            .filter(|(_, on)| **on)
+            .map(|(id, _)| &**id)
+            .collect();
+        let off: Vec<&str> = ids
+            .iter()
+            .zip(online)
+            .filter(|(_, on)| !**on)
+            .map(|(id, _)| &**id)
+            .collect();
+        let mut events = Vec::new();
+        if !on.is_empty() {
+            events.push(WatchlistEvent::Online(&on));
+        }
+        if !off.is_empty() {
+            events.push(WatchlistEvent::Offline(&off));
+        }
+        outbox.send(&encode(ServerMessage::Watchlist { events: &events }));
+    }
+
+    /// Tells this node's watchers of `user_id` that it came online or went offline.
+    pub fn notify_watchers(&self, user_id: &str, online: bool) {
+        let users = self.users.lock();
+        let Some(watchers) = users.watchers.get(user_id) else {
             return;
         };
+        let ids = [user_id];
+        let event = if online {
+            WatchlistEvent::Online(&ids)
+        } else {
+            WatchlistEvent::Offline(&ids)
+        };
+        let frame = encode(ServerMessage::Watchlist { events: &[event] });
+        for watcher in watchers.values() {
+            watcher.send(&frame);
+        }
+    }
+
+    /// Removes a socket from the signed-in users. Returns its user and whether that was the
+    /// user's last socket on this node (the caller announces the user offline).
+    pub fn signout(&self, socket: SocketId) -> Option<(Box<str>, bool)> {
+        let mut users = self.users.lock();
+        let (user_id, watchlist) = users.by_socket.remove(&socket)?;
         for watched in &watchlist {
             if let Some(watchers) = users.watchers.get_mut(watched) {
                 watchers.remove(&socket);
@@ -490,25 +606,52 @@ impl AppHub {
                 }
             }
         }
-        let went_offline = match users.sockets.get_mut(&user_id) {
+        let last = match users.sockets.get_mut(&user_id) {
             Some(sockets) => {
                 sockets.retain(|(id, _)| *id != socket);
                 sockets.is_empty()
             }
             None => false,
         };
-        if went_offline {
+        if last {
             users.sockets.remove(&user_id);
-            let ids = [&*user_id];
-            let frame = encode(ServerMessage::Watchlist {
-                events: &[WatchlistEvent::Offline(&ids)],
-            });
-            if let Some(watchers) = users.watchers.get(&user_id) {
-                for watcher in watchers.values() {
-                    watcher.send(&frame);
-                }
-            }
         }
+        Some((user_id, last))
+    }
+
+    /// Every signed-in user of this node with its socket count (cluster resynchronization).
+    pub fn signed_in_users(&self) -> Vec<(Box<str>, usize)> {
+        let users = self.users.lock();
+        users
+            .sockets
+            .iter()
+            .map(|(id, sockets)| (id.clone(), sockets.len()))
+            .collect()
+    }
+
+    /// This node's channels with their subscriber counts and presence members (user id, info,
+    /// local socket count), for cluster resynchronization.
+    pub fn snapshot(&self) -> Vec<ChannelSnapshot> {
+        let channels = self.channels.read();
+        channels
+            .iter()
+            .filter(|(_, state)| !state.subscribers.is_empty())
+            .map(|(name, state)| ChannelSnapshot {
+                channel: name.clone(),
+                subscriptions: state.subscribers.len(),
+                members: state
+                    .members
+                    .iter()
+                    .map(|(id, m)| {
+                        (
+                            id.clone(),
+                            m.info.as_ref().map(|i| i.get().to_owned()),
+                            m.sockets,
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Closes every connection signed in as `user_id` with `code`. Returns how many.
@@ -520,6 +663,16 @@ impl AppHub {
             }
             sockets.len()
         })
+    }
+
+    /// Drops channels that only kept an expired cached event (nobody subscribed since).
+    pub fn sweep_cache(&self, now: Instant) -> usize {
+        let mut channels = self.channels.write();
+        let before = channels.len();
+        channels.retain(|_, state| {
+            !state.subscribers.is_empty() || state.cache.as_ref().is_some_and(|c| c.expires > now)
+        });
+        before - channels.len()
     }
 
     /// Number of occupied channels.
