@@ -63,6 +63,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     } else {
         tracing::info!("store: in memory (set DATABASE_URL to persist sites and backups)");
     }
+    if config.cluster.redis_url.is_some() && !store.is_durable() {
+        tracing::warn!("REDIS_URL without DATABASE_URL: channel state is shared, but sites, webhooks and sources are per node; give every node the same DATABASE_URL");
+    }
     if config.ingest.tokens.is_empty() {
         tracing::warn!("ingestion is closed: set RELAY_INGEST_TOKEN to accept /api/events/create and backup webhooks");
     }
