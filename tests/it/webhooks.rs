@@ -742,3 +742,45 @@ async fn pusher_app_webhooks_occupied_vacated_members_and_flapping() {
         "{tail:?}"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_continuously_is_disabled_after_the_limit() {
+    let config = format!(
+        "[webhooks]\ndisable_after_failures = 2\n[[apps]]\nid = \"1\"\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n"
+    );
+    let server = start(&[], Some(&config)).await;
+    let receiver = Receiver::start(Reply::Status(500, "still down")).await;
+    add_site(&server, "flaky.example").await;
+    let (_, hook) = create_webhook(
+        &server,
+        json!({"name": "f", "url": receiver.url("/"), "events": ["*"], "retry_count": 0}),
+    )
+    .await;
+    let hook_url = server.url(&format!("/admin/webhooks/{}", hook["id"]));
+    ingest(&server, &event_body("flaky.example", 1)).await;
+    receiver.wait_for(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, after_one) = admin("GET", &hook_url, ADMIN, None).await;
+    assert_eq!(
+        after_one["status"], "active",
+        "one failure is not enough: {after_one}"
+    );
+    ingest(&server, &event_body("flaky.example", 2)).await;
+    receiver.wait_for(2, WAIT).await;
+    let mut now = Value::Null;
+    for _ in 0..50 {
+        now = admin("GET", &hook_url, ADMIN, None).await.1;
+        if now["status"] == "disabled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now["status"], "disabled", "{now}");
+    assert!(
+        now["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 deliveries in a row failed"),
+        "{now}"
+    );
+}
