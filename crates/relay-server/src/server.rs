@@ -90,6 +90,12 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             .app_data(server_state.clone())
             .configure(|cfg| crate::configure(cfg, &prefix))
     })
+    .on_connect(|conn, _| {
+        // Frames are pushed as soon as they are queued: no Nagle delay behind a previous write.
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(shutdown_timeout)

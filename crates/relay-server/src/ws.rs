@@ -8,7 +8,7 @@ use std::{
 };
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream};
 use pusher_wire::{
     auth::api_request::QueryParams, webhook::WebhookEvent, Action, ChannelName, Connection,
     ErrorCode, EventData, ProtocolError, ServerMessage, SocketId, TimeoutAction, Timers,
@@ -17,41 +17,41 @@ use serde_json::json;
 
 use crate::{
     apps::App,
-    hub::{JoinOutcome, KillSwitch, Outbox, Publication},
+    hub::{JoinOutcome, KillSwitch, OutFrame, Outbox, Publication},
     state::AppState,
 };
 
-/// Frames drained from the outbox per wake-up before yielding to other branches.
-const DRAIN_BATCH: usize = 64;
-
-/// How long the final `pusher:error` and close frame may take to go out.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Handles the upgrade of `/app/{key}`.
+/// Handles the upgrade of `/app/{key}`. The response body is the connection's outbound queue
+/// ([`Outbound`]): the HTTP dispatcher writes queued frames straight to the socket.
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     key: web::Path<String>,
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    // actix-ws does the handshake and decodes inbound frames; its own outbound session is not
+    // used (our queue is the body).
+    let (response, _session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
         .max_frame_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20))
         .aggregate_continuations()
         .max_continuation_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20));
+    let (outbox, outbound, kill) = Outbox::new(state.config.max_outbound_queue);
     match admit(&req, &key, &state) {
         Ok(app) => {
             let state = state.into_inner();
             actix_web::rt::spawn(async move {
-                run(state, app, session, stream).await;
+                run(state, app, stream, outbox, kill).await;
             });
         }
         Err(code) => {
             state.metrics.error(Some(code.code()));
-            actix_web::rt::spawn(reject(session, code, key.into_inner()));
+            reject(&outbox, code, &key);
         }
     }
-    Ok(response)
+    Ok(response
+        .set_body(actix_web::body::BodyStream::new(outbound))
+        .map_into_boxed_body())
 }
 
 /// The connect-time checks, in the order of spec §1.2. Takes a connection slot on success.
@@ -79,29 +79,20 @@ fn admit(req: &HttpRequest, key: &str, state: &AppState) -> Result<Arc<App>, Err
 }
 
 /// Sends `pusher:error` with a 4000–4299 code, then closes with the same code (spec §1.2).
-async fn reject(mut session: Session, code: ErrorCode, key: String) {
+fn reject(outbox: &Outbox, code: ErrorCode, key: &str) {
     let message = match code {
         ErrorCode::AppNotFound => format!("App key {key} does not exist."),
         other => other.description().to_owned(),
     };
-    let _ = session
-        .text(
-            ServerMessage::Error {
-                code: Some(code),
-                message: &message,
-                channel: None,
-            }
-            .encode(),
-        )
-        .await;
-    let _ = session.close(Some(close_reason(code))).await;
-}
-
-fn close_reason(code: ErrorCode) -> CloseReason {
-    CloseReason {
-        code: CloseCode::Other(code.code()),
-        description: Some(code.description().to_owned()),
+    let frame = ServerMessage::Error {
+        code: Some(code),
+        message: &message,
+        channel: None,
     }
+    .encode();
+    // A fresh queue has room for both.
+    outbox.send(&frame.into());
+    outbox.close(code.code());
 }
 
 fn socket_id() -> SocketId {
@@ -123,8 +114,9 @@ enum End {
 async fn run(
     state: Arc<AppState>,
     app: Arc<App>,
-    mut session: Session,
     mut stream: AggregatedMessageStream,
+    outbox: Outbox,
+    kill: Arc<KillSwitch>,
 ) {
     let metrics = &state.metrics;
     metrics.connections.fetch_add(1, Ordering::Relaxed);
@@ -137,15 +129,18 @@ async fn run(
             .then(|| Duration::from_secs(app.config.user_authentication_timeout)),
     };
     let mut conn = Connection::new(socket_id(), timers, Instant::now());
-    let (outbox, mut inbox, kill) = Outbox::new(state.config.max_outbound_queue);
+    let replies = Replies {
+        outbox: &outbox,
+        kill: &kill,
+    };
     let mut shutdown = state.shutdown_signal();
 
     let socket_text = conn.socket_id().to_string();
     app.feed
         .emit(|| json!({"type": "connection_open", "socket_id": socket_text}));
     let end = 'session: {
-        if session.text(conn.established_frame()).await.is_err() {
-            break 'session End::Gone;
+        if let Err(end) = replies.text(conn.established_frame()).await {
+            break 'session end;
         }
         loop {
             let deadline = tokio::time::Instant::from_std(conn.poll_timeout());
@@ -153,32 +148,20 @@ async fn run(
                 biased;
                 code = kill.killed() => break 'session End::Code(code),
                 _ = shutdown.changed() => break 'session End::Code(ErrorCode::ReconnectImmediately),
-                frame = inbox.recv() => {
-                    let Some(frame) = frame else { break 'session End::Gone };
-                    if let Err(end) = write(&mut session, frame, &kill).await {
-                        break 'session end;
-                    }
-                    for _ in 0..DRAIN_BATCH {
-                        let Ok(frame) = inbox.try_recv() else { break };
-                        if let Err(end) = write(&mut session, frame, &kill).await {
-                            break 'session end;
-                        }
-                    }
-                }
                 message = stream.recv() => {
                     let now = Instant::now();
                     match message {
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             metrics.messages_in.fetch_add(1, Ordering::Relaxed);
                             let result = conn.handle_frame(now, &text, &app.policy());
-                            if let Err(end) = act(&state, &app, &mut conn, &mut session, &outbox, result, now).await {
+                            if let Err(end) = act(&state, &app, &mut conn, &replies, result, now).await {
                                 break 'session end;
                             }
                         }
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             conn.handle_activity(now);
-                            if session.pong(&bytes).await.is_err() {
-                                break 'session End::Gone;
+                            if let Err(end) = replies.send(OutFrame::Pong(bytes)).await {
+                                break 'session end;
                             }
                         }
                         Some(Ok(AggregatedMessage::Pong(_) | AggregatedMessage::Binary(_))) => {
@@ -196,8 +179,8 @@ async fn run(
                     match conn.handle_timeout(Instant::now()) {
                         TimeoutAction::None => {}
                         TimeoutAction::Ping => {
-                            if session.text(ServerMessage::Ping.encode()).await.is_err() {
-                                break 'session End::Gone;
+                            if let Err(end) = replies.text(ServerMessage::Ping.encode()).await {
+                                break 'session end;
                             }
                         }
                         TimeoutAction::Close(code) => break 'session End::Code(code),
@@ -222,41 +205,37 @@ async fn run(
         json!({"type": "connection_close", "socket_id": socket_text, "code": code})
     });
     metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    // A client that stopped reading must not hold the task: the goodbye is bounded in time.
-    let goodbye = async move {
-        match end {
-            End::Code(code) => {
-                if code == ErrorCode::OverCapacity {
-                    metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                }
-                metrics.error(Some(code.code()));
-                let frame = ServerMessage::Error {
-                    code: Some(code),
-                    message: code.description(),
-                    channel: None,
-                }
-                .encode();
-                let _ = session.text(frame).await;
-                let _ = session.close(Some(close_reason(code))).await;
+    match end {
+        End::Code(code) => {
+            if code == ErrorCode::OverCapacity {
+                metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
             }
-            End::Gone => {
-                let _ = session.close(None).await;
-            }
+            metrics.error(Some(code.code()));
+            // The body writes `pusher:error` and the close frame, dropping what is queued.
+            kill.kill(code);
         }
-    };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
+        End::Gone => outbox.close(1000),
+    }
 }
 
-/// Writes one queued frame, unless a close is requested while the client is not reading.
-async fn write(
-    session: &mut Session,
-    frame: bytestring::ByteString,
-    kill: &KillSwitch,
-) -> Result<(), End> {
-    tokio::select! {
-        biased;
-        code = kill.killed() => Err(End::Code(code)),
-        result = session.text(frame) => result.map_err(|_| End::Gone),
+/// The connection's own replies go through its queue, so they keep their order with
+/// broadcasts; a reply never waits past a close request.
+struct Replies<'a> {
+    outbox: &'a Outbox,
+    kill: &'a KillSwitch,
+}
+
+impl Replies<'_> {
+    async fn send(&self, frame: OutFrame) -> Result<(), End> {
+        tokio::select! {
+            biased;
+            code = self.kill.killed() => Err(End::Code(code)),
+            queued = self.outbox.reply(frame) => if queued { Ok(()) } else { Err(End::Gone) },
+        }
+    }
+
+    async fn text(&self, frame: String) -> Result<(), End> {
+        self.send(OutFrame::Text(frame.into())).await
     }
 }
 
@@ -265,21 +244,16 @@ async fn act(
     state: &AppState,
     app: &App,
     conn: &mut Connection,
-    session: &mut Session,
-    outbox: &Outbox,
+    replies: &Replies<'_>,
     result: Result<Action, ProtocolError>,
     now: Instant,
 ) -> Result<(), End> {
-    let send = |session: &mut Session, frame: String| {
-        let mut session = session.clone();
-        async move { session.text(frame).await.map_err(|_| End::Gone) }
-    };
     match result {
         Ok(Action::None) => Ok(()),
-        Ok(Action::Reply(frame)) => send(session, frame).await,
+        Ok(Action::Reply(frame)) => replies.text(frame).await,
         Ok(Action::Subscribe { channel, member }) => {
             match app
-                .join(conn.socket_id(), outbox, &channel, member, now)
+                .join(conn.socket_id(), replies.outbox, &channel, member, now)
                 .await
             {
                 Ok(outcome) => {
@@ -293,7 +267,7 @@ async fn act(
                 Err(error) => {
                     conn.remove_subscription(channel.as_str());
                     let error = ProtocolError::Presence { channel, error };
-                    report(state, session, &error).await
+                    report(state, replies, &error).await
                 }
             }
         }
@@ -331,32 +305,32 @@ async fn act(
             Ok(())
         }
         Ok(Action::Signin { user, user_data }) => {
-            send(
-                session,
-                ServerMessage::SigninSuccess {
-                    user_data: &user_data,
-                }
-                .encode(),
-            )
-            .await?;
-            app.signin(conn.socket_id(), outbox, &user).await;
-            if user.watchlist_truncated {
-                let code = ErrorCode::WatchlistLimitExceeded;
-                state.metrics.error(Some(code.code()));
-                send(
-                    session,
-                    ServerMessage::Error {
-                        code: Some(code),
-                        message: code.description(),
-                        channel: None,
+            replies
+                .text(
+                    ServerMessage::SigninSuccess {
+                        user_data: &user_data,
                     }
                     .encode(),
                 )
                 .await?;
+            app.signin(conn.socket_id(), replies.outbox, &user).await;
+            if user.watchlist_truncated {
+                let code = ErrorCode::WatchlistLimitExceeded;
+                state.metrics.error(Some(code.code()));
+                replies
+                    .text(
+                        ServerMessage::Error {
+                            code: Some(code),
+                            message: code.description(),
+                            channel: None,
+                        }
+                        .encode(),
+                    )
+                    .await?;
             }
             Ok(())
         }
-        Err(error) => report(state, session, &error).await,
+        Err(error) => report(state, replies, &error).await,
     }
 }
 
@@ -419,12 +393,9 @@ fn subscription_count(app: &App, channel: &ChannelName) {
 }
 
 /// Sends a protocol error to the client; the connection stays open.
-async fn report(state: &AppState, session: &mut Session, error: &ProtocolError) -> Result<(), End> {
+async fn report(state: &AppState, replies: &Replies<'_>, error: &ProtocolError) -> Result<(), End> {
     state.metrics.error(error.code().map(ErrorCode::code));
-    session
-        .text(error.to_frame())
-        .await
-        .map_err(|_| End::Gone)?;
+    replies.text(error.to_frame()).await?;
     if state.config.subscription_error_events && error.is_subscription_error() {
         if let Some(channel) = error.channel() {
             let frame = ServerMessage::SubscriptionError {
@@ -433,7 +404,7 @@ async fn report(state: &AppState, session: &mut Session, error: &ProtocolError) 
                 status: 401,
             }
             .encode();
-            session.text(frame).await.map_err(|_| End::Gone)?;
+            replies.text(frame).await?;
         }
     }
     Ok(())

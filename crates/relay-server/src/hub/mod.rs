@@ -25,7 +25,7 @@ use pusher_wire::{
 };
 use serde_json::value::RawValue;
 
-pub use outbox::{Inbox, KillSwitch, Outbox};
+pub use outbox::{KillSwitch, OutFrame, Outbound, Outbox};
 
 use crate::metrics::Metrics;
 
