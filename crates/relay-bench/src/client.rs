@@ -31,18 +31,44 @@ use crate::{
 /// A client WebSocket.
 pub type Ws = WebSocketStream<TcpStream>;
 
-/// The resolved WebSocket endpoint.
+/// The resolved WebSocket endpoint: one server, or several nodes of a cluster (a
+/// comma-separated `--ws-url`) that connections are spread over round-robin.
 #[derive(Debug)]
 pub struct Endpoint {
-    addr: SocketAddr,
-    url: String,
+    nodes: Vec<Node>,
     sources: Vec<IpAddr>,
 }
 
+#[derive(Debug)]
+struct Node {
+    addr: SocketAddr,
+    url: String,
+}
+
 impl Endpoint {
-    /// Resolves `target.ws_url`; refuses a non-loopback server unless `allow_remote`.
+    /// Resolves every URL of `target.ws_url` (comma-separated); refuses a non-loopback server
+    /// unless `allow_remote`.
     pub async fn resolve(target: &Target) -> Result<Endpoint, String> {
-        let url = url::Url::parse(&target.ws_url).map_err(|e| format!("--ws-url: {e}"))?;
+        let mut nodes = Vec::new();
+        let mut sources = Vec::new();
+        for url in target
+            .ws_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            let (node, node_sources) = Endpoint::resolve_one(target, url).await?;
+            nodes.push(node);
+            sources = node_sources;
+        }
+        if nodes.is_empty() {
+            return Err("--ws-url is empty".into());
+        }
+        Ok(Endpoint { nodes, sources })
+    }
+
+    async fn resolve_one(target: &Target, ws_url: &str) -> Result<(Node, Vec<IpAddr>), String> {
+        let url = url::Url::parse(ws_url).map_err(|e| format!("--ws-url: {e}"))?;
         let host = url.host_str().ok_or("--ws-url has no host")?.to_owned();
         let port = url.port_or_known_default().ok_or("--ws-url has no port")?;
         let host = host
@@ -68,7 +94,7 @@ impl Endpoint {
             "ws://{host}:{port}{path}/app/{}?protocol=7&client=relay-bench&version=0.1",
             target.key
         );
-        Ok(Endpoint { addr, url, sources })
+        Ok((Node { addr, url }, sources))
     }
 }
 
@@ -105,18 +131,19 @@ pub async fn connect(
     sub: &Sub,
 ) -> Result<(Ws, String), String> {
     let src = ep.sources[i % ep.sources.len()];
+    let node = &ep.nodes[i % ep.nodes.len()];
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
     socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
     socket
         .bind(SocketAddr::new(src, 0))
         .map_err(|e| format!("bind {src}: {e}"))?;
     let stream = socket
-        .connect(ep.addr)
+        .connect(node.addr)
         .await
-        .map_err(|e| format!("connect {}: {e}", ep.addr))?;
+        .map_err(|e| format!("connect {}: {e}", node.addr))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(ep.url.as_str(), stream, Some(ws_config()))
+        tokio_tungstenite::client_async_with_config(node.url.as_str(), stream, Some(ws_config()))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
     let established = next_event(&mut ws).await?;
