@@ -190,21 +190,11 @@ async fn run(
         }
     };
 
-    // Leave every channel and the user registry before the socket goes away.
-    let socket = conn.socket_id();
-    for (channel, user_id) in conn.subscriptions() {
-        leave(&app, socket, channel, user_id).await;
-    }
-    app.signout(socket).await;
-    app.disconnect();
-    app.feed.emit(|| {
-        let code = match &end {
-            End::Code(code) => Some(code.code()),
-            End::Gone => None,
-        };
-        json!({"type": "connection_close", "socket_id": socket_text, "code": code})
-    });
-    metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    // Say goodbye first (the client reconnects elsewhere at once), then clean up.
+    let code = match &end {
+        End::Code(code) => Some(code.code()),
+        End::Gone => None,
+    };
     match end {
         End::Code(code) => {
             if code == ErrorCode::OverCapacity {
@@ -216,6 +206,17 @@ async fn run(
         }
         End::Gone => outbox.close(1000),
     }
+
+    // Leave every channel and the user registry before the socket goes away.
+    let socket = conn.socket_id();
+    for (channel, user_id) in conn.subscriptions() {
+        leave(&app, socket, channel, user_id).await;
+    }
+    app.signout(socket).await;
+    app.disconnect();
+    app.feed
+        .emit(|| json!({"type": "connection_close", "socket_id": socket_text, "code": code}));
+    metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// The connection's own replies go through its queue, so they keep their order with
