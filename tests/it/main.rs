@@ -9,6 +9,7 @@ mod lifecycle;
 mod node;
 mod python;
 mod sources;
+mod suite;
 mod webhooks;
 mod ws_protocol;
 

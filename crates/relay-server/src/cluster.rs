@@ -301,6 +301,21 @@ impl Cluster {
         }
     }
 
+    /// How many sockets `node` holds in a per-node count hash (at least 1 when unknown, so a
+    /// sweep always removes the entry it was asked to).
+    async fn node_count(&self, key: &str, node: &str) -> i64 {
+        self.call(|mut c| async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg(node)
+                .query_async::<Option<i64>>(&mut c)
+                .await
+        })
+        .await
+        .flatten()
+        .unwrap_or(1)
+    }
+
     /// Queues a message for the other nodes (never waits).
     pub fn send(&self, message: BusMessage) {
         if self.is_up() && self.bus.try_send(message).is_err() {
@@ -822,18 +837,7 @@ async fn remove_entry(
         ["p", app, channel, user] => {
             // Drop every socket the node had for this user.
             let sockets = cluster.key(&[app, "pn", channel, user]);
-            let node_owned = node.to_owned();
-            let count: i64 = cluster
-                .call(|mut c| async move {
-                    redis::cmd("HGET")
-                        .arg(&sockets)
-                        .arg(&node_owned)
-                        .query_async::<Option<i64>>(&mut c)
-                        .await
-                })
-                .await
-                .flatten()
-                .unwrap_or(1);
+            let count = cluster.node_count(&sockets, node).await;
             let mut gone = false;
             for _ in 0..count.max(1) {
                 gone = cluster
@@ -858,18 +862,7 @@ async fn remove_entry(
         }
         ["u", app, user] => {
             let key = cluster.key(&[app, "users", user]);
-            let node_owned = node.to_owned();
-            let count: i64 = cluster
-                .call(|mut c| async move {
-                    redis::cmd("HGET")
-                        .arg(&key)
-                        .arg(&node_owned)
-                        .query_async::<Option<i64>>(&mut c)
-                        .await
-                })
-                .await
-                .flatten()
-                .unwrap_or(1);
+            let count = cluster.node_count(&key, node).await;
             let mut last = false;
             for _ in 0..count.max(1) {
                 last = cluster.user_out_of(node, app, user).await.unwrap_or(false);

@@ -8,13 +8,17 @@ use std::{
 };
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt as _;
 use pusher_wire::{
     api::{self, ChannelInfo, Info, Trigger},
     auth::api_request::{self, QueryParams},
 };
 
-use crate::{apps::App, error::ServerError, hub::Publication, state::AppState};
+use crate::{
+    apps::App,
+    error::{read_body, ServerError},
+    hub::Publication,
+    state::AppState,
+};
 
 /// Mounts the HTTP API routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,18 +48,6 @@ fn respond(state: &AppState, result: ApiResult) -> HttpResponse {
     let response = result.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
     state.metrics.api_request(response.status().as_u16());
     response
-}
-
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ServerError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ServerError::Body(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ServerError::BodyTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 fn unix_now() -> u64 {

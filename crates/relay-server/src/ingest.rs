@@ -6,7 +6,6 @@ use std::{sync::Arc, time::Instant};
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use futures_util::StreamExt as _;
 use pusher_wire::{ChannelName, EventData};
 use relay_core::{
     backup::{CompleteRequest, FailedRequest, Percent, ProgressRequest, Update},
@@ -80,22 +79,6 @@ fn check_token(state: &AppState, req: &HttpRequest) -> Result<(), Failure> {
     }
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Failure> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Failure::bad_request(format!("Could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request body is larger than {limit} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
 /// Authenticates and reads the body as UTF-8.
 async fn authenticated_body(
     state: &AppState,
@@ -103,7 +86,14 @@ async fn authenticated_body(
     payload: web::Payload,
 ) -> Result<String, Failure> {
     check_token(state, req)?;
-    let body = read_body(payload, state.config.ingest.max_body_bytes).await?;
+    let body = crate::error::read_body(payload, state.config.ingest.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            crate::error::BodyError::TooLarge(_) => {
+                Failure::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
+            _ => Failure::bad_request(e),
+        })?;
     String::from_utf8(body.to_vec())
         .map_err(|_| Failure::bad_request("Request body is not valid UTF-8"))
 }

@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::{TimeDelta, Utc};
-use futures_util::StreamExt as _;
 use serde_json::json;
 
 use super::{
@@ -109,18 +108,6 @@ fn kept_headers(req: &HttpRequest, names: &[&str]) -> BTreeMap<String, String> {
 }
 
 /// Reads the body up to `limit` bytes; `None` when it is larger (or unreadable).
-async fn read_body(mut payload: web::Payload, limit: usize) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
-        if body.len() + chunk.len() > limit {
-            return None;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Some(body)
-}
-
 async fn receive(
     req: HttpRequest,
     path: web::Path<String>,
@@ -152,7 +139,10 @@ async fn handle(req: &HttpRequest, id: &str, payload: web::Payload, state: &AppS
             return Answer::internal();
         }
     };
-    let body = read_body(payload, state.config.sources.max_body_bytes).await;
+    let body = crate::error::read_body(payload, state.config.sources.max_body_bytes)
+        .await
+        .ok()
+        .map(|b| b.to_vec());
     match source.kind {
         SourceKind::FluentCommunity => fluent(req, state, &source, body).await,
         SourceKind::FastEvents => fast_events(req, state, &source, body).await,
