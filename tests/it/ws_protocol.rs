@@ -497,3 +497,32 @@ async fn slow_consumer_is_closed_with_4100() {
     // Whatever the client reads now ends in the 4100 close.
     assert_eq!(slow.closed().await, 4100);
 }
+
+#[tokio::test]
+async fn subscription_counts_are_coalesced_to_about_one_a_second() {
+    let config = format!(
+        "[[apps]]\nid = \"1\"\nkey = \"{KEY}\"\nsecret = \"{}\"\nsubscription_count_events = true\n",
+        relay_e2e::SECRET
+    );
+    let server = Server::start(BIN, &[], Some(&config)).await;
+    let mut watcher = Client::connect(&server).await;
+    watcher.subscribe("counted").await;
+    let mut others = Vec::new();
+    for _ in 0..8 {
+        let mut c = Client::connect(&server).await;
+        c.subscribe("counted").await;
+        others.push(c);
+    }
+    let mut counts = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_millis(2500);
+    while let Ok(Some(frame)) = watcher
+        .next(deadline.saturating_duration_since(std::time::Instant::now()))
+        .await
+    {
+        if frame["event"] == "pusher_internal:subscription_count" {
+            counts.push(data_of(&frame)["subscription_count"].as_u64().unwrap());
+        }
+    }
+    assert!(!counts.is_empty() && counts.len() <= 3, "{counts:?}");
+    assert_eq!(counts.last(), Some(&9));
+}

@@ -74,6 +74,25 @@ impl AppState {
         tokio::spawn(self.backups.clone().run());
         crate::sources::processor::spawn(self.clone());
         crate::webhooks::dispatcher::spawn(self.clone());
+        if self.apps.iter().any(|a| a.config.subscription_count_events) {
+            let state = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    for app in state.apps.iter() {
+                        for channel in app.hub.take_changed_counts() {
+                            let count = app.counts(&channel).await.subscriptions;
+                            let frame =
+                                crate::hub::encode(pusher_wire::ServerMessage::SubscriptionCount {
+                                    channel: &channel,
+                                    count,
+                                });
+                            app.hub.deliver(&channel, &frame, None);
+                        }
+                    }
+                }
+            });
+        }
         let state = self.clone();
         tokio::spawn(async move {
             loop {

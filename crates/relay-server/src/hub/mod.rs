@@ -12,7 +12,7 @@
 mod outbox;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -175,6 +175,7 @@ pub struct AppHub {
     metrics: Arc<Metrics>,
     max_presence_members: usize,
     subscription_count_events: bool,
+    changed_counts: Mutex<HashSet<Arc<str>>>,
 }
 
 impl AppHub {
@@ -190,6 +191,7 @@ impl AppHub {
             metrics,
             max_presence_members,
             subscription_count_events,
+            changed_counts: Mutex::new(HashSet::new()),
         }
     }
 
@@ -299,16 +301,8 @@ impl AppHub {
                 }
             }
         }
-        if self.subscription_count_events && !kind.is_presence() {
-            let frame = encode(ServerMessage::SubscriptionCount {
-                channel: channel.as_str(),
-                count: state.subscribers.len(),
-            });
-            for other in state.subscribers.values() {
-                queue(other, &frame);
-            }
-        }
         drop(channels);
+        self.count_changed(channel);
         self.metrics.sent(sent, bytes);
         self.metrics
             .subscriptions
@@ -370,21 +364,25 @@ impl AppHub {
             {
                 channels.remove(channel.as_str());
             }
-        } else if self.subscription_count_events && !channel.kind().is_presence() {
-            let frame = encode(ServerMessage::SubscriptionCount {
-                channel: channel.as_str(),
-                count: state.subscribers.len(),
-            });
-            for other in state.subscribers.values() {
-                if other.send(&frame) {
-                    sent += 1;
-                    bytes += frame.len() as u64;
-                }
-            }
         }
         drop(channels);
+        self.count_changed(channel);
         self.metrics.sent(sent, bytes);
         outcome
+    }
+
+    /// Notes that a channel's subscription count changed; subscribers get one
+    /// `pusher_internal:subscription_count` per flush ([`AppHub::take_changed_counts`]), not one
+    /// per join or leave (spec §2.5: at most about one a second).
+    fn count_changed(&self, channel: &ChannelName) {
+        if self.subscription_count_events && !channel.kind().is_presence() {
+            self.changed_counts.lock().insert(channel.as_arc().clone());
+        }
+    }
+
+    /// The channels whose count changed since the last call.
+    pub fn take_changed_counts(&self) -> Vec<Arc<str>> {
+        self.changed_counts.lock().drain().collect()
     }
 
     /// Sends an already encoded frame to this node's subscribers of a channel but `except`
