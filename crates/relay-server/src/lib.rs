@@ -16,6 +16,7 @@ pub mod http_api;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;
+pub mod net;
 pub mod server;
 pub mod sources;
 pub mod state;

@@ -2,12 +2,19 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix_web::{web, App, HttpServer};
+use actix_http::{HttpService, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::{
+    dev::{AppConfig, Extensions},
+    rt::net::TcpStream,
+    web, App,
+};
 
 use chrono::Utc;
 
 use crate::{
     config::Config,
+    net::{Flusher, Socket},
     state::AppState,
     store::{Site, Store, StoreError},
 };
@@ -83,26 +90,52 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let state = AppState::new(config, store).map_err(std::io::Error::other)?;
     let state = web::Data::new(state);
     state.clone().into_inner().spawn_background();
+    // Frames sent from this thread (background tasks, the cluster relay) are batched too.
+    Flusher::install();
+    let listener = listen(bind)?;
+    let local = listener.local_addr()?;
+    let builder = actix_web::dev::Server::build();
+    let graceful = builder.graceful_shutdown_signal();
     let server_state = state.clone();
-    let server = HttpServer::new(move || {
-        let prefix = prefix.clone();
-        App::new()
-            .app_data(server_state.clone())
-            .configure(|cfg| crate::configure(cfg, &prefix))
-    })
-    .on_connect(|conn, _| {
-        // Frames are pushed as soon as they are queued: no Nagle delay behind a previous write.
-        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            let _ = tcp.set_nodelay(true);
-        }
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(shutdown_timeout)
-    .bind(bind)?;
-    for addr in server.addrs() {
-        tracing::info!(%addr, "relay listening");
-    }
+    let server = builder
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
+        .listen("relay", listener, move || {
+            let prefix = prefix.clone();
+            let app = App::new()
+                .app_data(server_state.clone())
+                .configure(|cfg| crate::configure(cfg, &prefix))
+                .into_factory()
+                .map_err(|err| err.error_response());
+            let graceful = graceful.clone();
+            let http = HttpService::build()
+                // Idle keep-alive connections close at once on a graceful stop.
+                .graceful_shutdown_signal(move || {
+                    let graceful = graceful.clone();
+                    async move { graceful.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(local)
+                // A WebSocket upgrade finds the socket's link in the connection data.
+                .on_connect_ext(|socket: &Socket, data: &mut Extensions| {
+                    data.insert(socket.link());
+                })
+                .finish(map_config(app, |_| AppConfig::default()));
+            fn_service(|tcp: TcpStream| async move {
+                // This worker thread writes queued frames in batches (net.rs).
+                Flusher::install();
+                // Frames go out as soon as they are written: no Nagle delay behind a previous
+                // write (writes are already whole frames, or batches of them).
+                let _ = tcp.set_nodelay(true);
+                let peer = tcp.peer_addr().ok();
+                Ok((Socket::new(tcp), Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })?;
+    tracing::info!(addr = %local, "relay listening");
     let server = server.run();
     let handle = server.handle();
     let state: Arc<AppState> = state.into_inner();
@@ -124,6 +157,16 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
         handle.stop(true).await;
     });
     server.await
+}
+
+/// Binds the listening socket as actix-web does: address reuse, a backlog of 1,024.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 async fn wait_for_signal() {

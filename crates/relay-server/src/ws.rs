@@ -17,26 +17,34 @@ use serde_json::json;
 
 use crate::{
     apps::App,
-    hub::{JoinOutcome, KillSwitch, OutFrame, Outbox, Publication},
+    hub::{JoinOutcome, KillSwitch, Outbox, Publication, WsFrame},
+    net::Link,
     state::AppState,
 };
 
-/// Handles the upgrade of `/app/{key}`. The response body is the connection's outbound queue
-/// ([`Outbound`]): the HTTP dispatcher writes queued frames straight to the socket.
+/// Handles the upgrade of `/app/{key}`. Frames are written to the connection's socket directly
+/// ([`Outbox`]); the response body ([`crate::hub::Outbound`]) flushes what the socket could
+/// not take at once and ends the connection after its close frame.
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     key: web::Path<String>,
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
+    // Every connection the server accepts carries its link (server.rs).
+    let Some(link) = req.conn_data::<Arc<Link>>().cloned() else {
+        return Err(actix_web::error::ErrorInternalServerError(
+            "connection without a socket link",
+        ));
+    };
     // actix-ws does the handshake and decodes inbound frames; its own outbound session is not
-    // used (our queue is the body).
+    // used (frames go straight to the socket).
     let (response, _session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
         .max_frame_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20))
         .aggregate_continuations()
         .max_continuation_size(state.config.max_frame_bytes.saturating_mul(4).max(1 << 20));
-    let (outbox, outbound, kill) = Outbox::new(state.config.max_outbound_queue);
+    let (outbox, outbound, kill) = Outbox::new(link, state.config.max_outbound_queue);
     match admit(&req, &key, &state) {
         Ok(app) => {
             let state = state.into_inner();
@@ -91,7 +99,7 @@ fn reject(outbox: &Outbox, code: ErrorCode, key: &str) {
     }
     .encode();
     // A fresh queue has room for both.
-    outbox.send(&frame.into());
+    outbox.send(&WsFrame::text(&frame));
     outbox.close(code.code());
 }
 
@@ -139,7 +147,7 @@ async fn run(
     app.feed
         .emit(|| json!({"type": "connection_open", "socket_id": socket_text}));
     let end = 'session: {
-        if let Err(end) = replies.text(conn.established_frame()).await {
+        if let Err(end) = replies.text(&conn.established_frame()) {
             break 'session end;
         }
         loop {
@@ -160,7 +168,7 @@ async fn run(
                         }
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
                             conn.handle_activity(now);
-                            if let Err(end) = replies.send(OutFrame::Pong(bytes)).await {
+                            if let Err(end) = replies.send(&WsFrame::pong(&bytes)) {
                                 break 'session end;
                             }
                         }
@@ -179,7 +187,7 @@ async fn run(
                     match conn.handle_timeout(Instant::now()) {
                         TimeoutAction::None => {}
                         TimeoutAction::Ping => {
-                            if let Err(end) = replies.text(ServerMessage::Ping.encode()).await {
+                            if let Err(end) = replies.text(&ServerMessage::Ping.encode()) {
                                 break 'session end;
                             }
                         }
@@ -202,7 +210,7 @@ async fn run(
             }
             metrics.error(Some(code.code()));
             // The body writes `pusher:error` and the close frame, dropping what is queued.
-            kill.kill(code);
+            outbox.kill(code);
         }
         End::Gone => outbox.close(1000),
     }
@@ -219,24 +227,27 @@ async fn run(
     metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// The connection's own replies go through its queue, so they keep their order with
-/// broadcasts; a reply never waits past a close request.
+/// The connection's own replies take the same path as broadcasts (one ordered stream of
+/// frames); nothing is sent once a close was requested.
 struct Replies<'a> {
     outbox: &'a Outbox,
     kill: &'a KillSwitch,
 }
 
 impl Replies<'_> {
-    async fn send(&self, frame: OutFrame) -> Result<(), End> {
-        tokio::select! {
-            biased;
-            code = self.kill.killed() => Err(End::Code(code)),
-            queued = self.outbox.reply(frame) => if queued { Ok(()) } else { Err(End::Gone) },
+    fn send(&self, frame: &WsFrame) -> Result<(), End> {
+        if let Some(code) = self.kill.code() {
+            return Err(End::Code(code));
         }
+        if self.outbox.send(frame) {
+            return Ok(());
+        }
+        // A full queue has just requested 4100; otherwise the socket is gone.
+        Err(self.kill.code().map_or(End::Gone, End::Code))
     }
 
-    async fn text(&self, frame: String) -> Result<(), End> {
-        self.send(OutFrame::Text(frame.into())).await
+    fn text(&self, frame: &str) -> Result<(), End> {
+        self.send(&WsFrame::text(frame))
     }
 }
 
@@ -251,7 +262,7 @@ async fn act(
 ) -> Result<(), End> {
     match result {
         Ok(Action::None) => Ok(()),
-        Ok(Action::Reply(frame)) => replies.text(frame).await,
+        Ok(Action::Reply(frame)) => replies.text(&frame),
         Ok(Action::Subscribe { channel, member }) => {
             match app
                 .join(conn.socket_id(), replies.outbox, &channel, member, now)
@@ -268,7 +279,7 @@ async fn act(
                 Err(error) => {
                     conn.remove_subscription(channel.as_str());
                     let error = ProtocolError::Presence { channel, error };
-                    report(state, replies, &error).await
+                    report(state, replies, &error)
                 }
             }
         }
@@ -306,32 +317,28 @@ async fn act(
             Ok(())
         }
         Ok(Action::Signin { user, user_data }) => {
-            replies
-                .text(
-                    ServerMessage::SigninSuccess {
-                        user_data: &user_data,
-                    }
-                    .encode(),
-                )
-                .await?;
+            replies.text(
+                &ServerMessage::SigninSuccess {
+                    user_data: &user_data,
+                }
+                .encode(),
+            )?;
             app.signin(conn.socket_id(), replies.outbox, &user).await;
             if user.watchlist_truncated {
                 let code = ErrorCode::WatchlistLimitExceeded;
                 state.metrics.error(Some(code.code()));
-                replies
-                    .text(
-                        ServerMessage::Error {
-                            code: Some(code),
-                            message: code.description(),
-                            channel: None,
-                        }
-                        .encode(),
-                    )
-                    .await?;
+                replies.text(
+                    &ServerMessage::Error {
+                        code: Some(code),
+                        message: code.description(),
+                        channel: None,
+                    }
+                    .encode(),
+                )?;
             }
             Ok(())
         }
-        Err(error) => report(state, replies, &error).await,
+        Err(error) => report(state, replies, &error),
     }
 }
 
@@ -394,9 +401,9 @@ fn subscription_count(app: &App, channel: &ChannelName) {
 }
 
 /// Sends a protocol error to the client; the connection stays open.
-async fn report(state: &AppState, replies: &Replies<'_>, error: &ProtocolError) -> Result<(), End> {
+fn report(state: &AppState, replies: &Replies<'_>, error: &ProtocolError) -> Result<(), End> {
     state.metrics.error(error.code().map(ErrorCode::code));
-    replies.text(error.to_frame()).await?;
+    replies.text(&error.to_frame())?;
     if state.config.subscription_error_events && error.is_subscription_error() {
         if let Some(channel) = error.channel() {
             let frame = ServerMessage::SubscriptionError {
@@ -405,7 +412,7 @@ async fn report(state: &AppState, replies: &Replies<'_>, error: &ProtocolError) 
                 status: 401,
             }
             .encode();
-            replies.text(frame).await?;
+            replies.text(&frame)?;
         }
     }
     Ok(())

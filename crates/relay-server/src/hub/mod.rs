@@ -6,12 +6,15 @@
 //! users. A multi-node implementation attaches behind these methods without touching callers.
 //!
 //! The local state is a shared registry under `parking_lot` locks, not an actor: a broadcast
-//! takes a read lock, encodes the frame once and queues the shared bytes on each subscriber's
-//! bounded [`Outbox`] without awaiting anything.
+//! takes the subscribers under a read lock, encodes the frame once and, with the lock
+//! released, writes the shared bytes to each subscriber's socket ([`Outbox::send`]) without
+//! awaiting anything. Joins and leaves send their few frames under the lock, so a member's
+//! `member_added` and `member_removed` reach everyone in the same order.
 
 mod outbox;
 
 use std::{
+    cell::Cell,
     collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
@@ -25,7 +28,7 @@ use pusher_wire::{
 };
 use serde_json::value::RawValue;
 
-pub use outbox::{KillSwitch, OutFrame, Outbound, Outbox};
+pub use outbox::{KillSwitch, Outbound, Outbox, WsFrame};
 
 use crate::metrics::Metrics;
 
@@ -211,13 +214,16 @@ impl AppHub {
         let mut channels = self.channels.write();
         let state = channels.entry(channel.as_arc().clone()).or_default();
         let mut outcome = JoinOutcome::default();
-        let mut sent = 0u64;
-        let mut bytes = 0u64;
-        let mut queue = |outbox: &Outbox, frame: &ByteString| {
-            if outbox.send(frame) {
-                sent += 1;
-                bytes += frame.len() as u64;
+        let sent = Cell::new(0u64);
+        let bytes = Cell::new(0u64);
+        let queue_wire = |outbox: &Outbox, wire: &WsFrame, len: usize| {
+            if outbox.send(wire) {
+                sent.set(sent.get() + 1);
+                bytes.set(bytes.get() + len as u64);
             }
+        };
+        let queue = |outbox: &Outbox, frame: &ByteString| {
+            queue_wire(outbox, &WsFrame::text(frame), frame.len());
         };
 
         if let Some(member) = member.filter(|_| kind.is_presence()) {
@@ -264,9 +270,10 @@ impl AppHub {
                     user_id: &member.user_id,
                     user_info: member.user_info.as_deref(),
                 });
+                let wire = WsFrame::text(&frame);
                 for (id, other) in &state.subscribers {
                     if *id != socket {
-                        queue(other, &frame);
+                        queue_wire(other, &wire, frame.len());
                     }
                 }
                 outcome.member_added = Some(member.user_id);
@@ -303,7 +310,7 @@ impl AppHub {
         }
         drop(channels);
         self.count_changed(channel);
-        self.metrics.sent(sent, bytes);
+        self.metrics.sent(sent.get(), bytes.get());
         self.metrics
             .subscriptions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -343,8 +350,9 @@ impl AppHub {
                             channel: channel.as_str(),
                             user_id,
                         });
+                        let wire = WsFrame::text(&frame);
                         for other in state.subscribers.values() {
-                            if other.send(&frame) {
+                            if other.send(&wire) {
                                 sent += 1;
                                 bytes += frame.len() as u64;
                             }
@@ -388,11 +396,11 @@ impl AppHub {
     /// Sends an already encoded frame to this node's subscribers of a channel but `except`
     /// (frames relayed from other nodes). Returns the number queued.
     pub fn deliver(&self, channel: &str, frame: &ByteString, except: Option<SocketId>) -> usize {
-        let channels = self.channels.read();
-        match channels.get(channel) {
-            Some(state) => self.fan_out(state, frame, except),
-            None => 0,
-        }
+        let targets = match self.channels.read().get(channel) {
+            Some(state) => recipients(state, except),
+            None => return 0,
+        };
+        self.fan_out(&targets, frame)
     }
 
     /// Publishes an event on a channel to every subscriber but `except`; stores it when the
@@ -429,10 +437,13 @@ impl AppHub {
                 frame: frame.clone(),
                 expires: now + CACHE_TTL,
             };
-            let mut channels = self.channels.write();
-            let state = channels.entry(channel.as_arc().clone()).or_default();
-            state.cache = Some(cached.clone());
-            let delivered = self.fan_out(state, &frame, except);
+            let targets = {
+                let mut channels = self.channels.write();
+                let state = channels.entry(channel.as_arc().clone()).or_default();
+                state.cache = Some(cached.clone());
+                recipients(state, except)
+            };
+            let delivered = self.fan_out(&targets, &frame);
             return Published {
                 delivered,
                 frame,
@@ -447,13 +458,10 @@ impl AppHub {
         }
     }
 
-    fn fan_out(&self, state: &Channel, frame: &ByteString, except: Option<SocketId>) -> usize {
-        let mut sent = 0;
-        for (id, outbox) in &state.subscribers {
-            if Some(*id) != except && outbox.send(frame) {
-                sent += 1;
-            }
-        }
+    /// Writes one frame to every target: encoded once, the same bytes for all of them.
+    fn fan_out(&self, targets: &[Outbox], frame: &ByteString) -> usize {
+        let wire = WsFrame::text(frame);
+        let sent = targets.iter().filter(|outbox| outbox.send(&wire)).count();
         self.metrics.sent(sent as u64, (sent * frame.len()) as u64);
         sent
     }
@@ -570,7 +578,9 @@ impl AppHub {
         if !off.is_empty() {
             events.push(WatchlistEvent::Offline(&off));
         }
-        outbox.send(&encode(ServerMessage::Watchlist { events: &events }));
+        outbox.send(&WsFrame::text(
+            &ServerMessage::Watchlist { events: &events }.encode(),
+        ));
     }
 
     /// Tells this node's watchers of `user_id` that it came online or went offline.
@@ -585,7 +595,7 @@ impl AppHub {
         } else {
             WatchlistEvent::Offline(&ids)
         };
-        let frame = encode(ServerMessage::Watchlist { events: &[event] });
+        let frame = WsFrame::text(&ServerMessage::Watchlist { events: &[event] }.encode());
         for watcher in watchers.values() {
             watcher.send(&frame);
         }
@@ -681,6 +691,18 @@ impl AppHub {
             .filter(|s| !s.subscribers.is_empty())
             .count()
     }
+}
+
+/// The subscribers of a channel but `except`, taken under the registry's lock so that the
+/// writes to their sockets happen after it is released: a large fan-out never holds up joins
+/// and leaves on other threads.
+fn recipients(state: &Channel, except: Option<SocketId>) -> Vec<Outbox> {
+    state
+        .subscribers
+        .iter()
+        .filter(|(id, _)| Some(**id) != except)
+        .map(|(_, outbox)| outbox.clone())
+        .collect()
 }
 
 /// Encodes a server message once, as shared bytes.

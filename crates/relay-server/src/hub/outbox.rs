@@ -1,11 +1,11 @@
-//! A connection's bounded outbound queue, its kill switch, and the response body that drains
-//! the queue straight into the socket.
+//! A connection's outbound side: the [`Outbox`] the hub and the session write frames to, its
+//! kill switch, and the response body ([`Outbound`]) that keeps the connection's HTTP task
+//! flushing and closing it.
 //!
-//! Frames are encoded once and shared (`ByteString` clones are reference counts). The HTTP
-//! dispatcher polls [`Outbound`] directly, which takes every frame that is ready and writes them
-//! as WebSocket frames in one buffer: one wake-up and one write for many messages, no extra task
-//! hop. When the queue is full the consumer is too slow: the connection is closed with 4100
-//! instead of buffering.
+//! A frame is a complete WebSocket frame ([`WsFrame`]), encoded once and shared: a broadcast
+//! queues the same bytes on every subscriber's link ([`Link::push`]), which writes them to the
+//! socket without involving the connection's task. At most `capacity` frames wait on a link; a
+//! consumer that lets them pile up is closed with 4100 instead of being buffered for.
 
 use std::{
     pin::Pin,
@@ -17,35 +17,68 @@ use std::{
 };
 
 use bytes::{BufMut, Bytes, BytesMut};
-use bytestring::ByteString;
-use futures_util::task::AtomicWaker;
 use pusher_wire::{ErrorCode, ServerMessage};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-/// Most bytes written in one batch before the dispatcher gets the chunk.
-const MAX_BATCH_BYTES: usize = 64 * 1024;
+use crate::net::{Link, Pushed};
+
+/// One server-to-client WebSocket frame, header included (server frames are not masked, so
+/// every recipient gets the same bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsFrame(Bytes);
+
+impl WsFrame {
+    /// A text frame (every Pusher message).
+    pub fn text(payload: &str) -> WsFrame {
+        WsFrame::new(0x1, payload.as_bytes())
+    }
+
+    /// A pong answering a ping.
+    pub fn pong(payload: &[u8]) -> WsFrame {
+        WsFrame::new(0xA, payload)
+    }
+
+    /// A close frame with a status code and a reason.
+    pub fn close(code: u16, reason: &str) -> WsFrame {
+        let mut payload = Vec::with_capacity(reason.len() + 2);
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(reason.as_bytes());
+        WsFrame::new(0x8, &payload)
+    }
+
+    /// Encodes one final, unmasked frame (RFC 6455 §5.2).
+    fn new(opcode: u8, payload: &[u8]) -> WsFrame {
+        let mut buf = BytesMut::with_capacity(payload.len() + 10);
+        buf.put_u8(0x80 | opcode);
+        match payload.len() {
+            len @ 0..=125 => buf.put_u8(len as u8),
+            len @ 126..=0xFFFF => {
+                buf.put_u8(126);
+                buf.put_u16(len as u16);
+            }
+            len => {
+                buf.put_u8(127);
+                buf.put_u64(len as u64);
+            }
+        }
+        buf.extend_from_slice(payload);
+        WsFrame(buf.freeze())
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+}
 
 /// Asks a connection to close with a code, from any thread.
 #[derive(Debug, Default)]
 pub struct KillSwitch {
     code: AtomicU16,
     notify: Notify,
-    body: AtomicWaker,
 }
 
 impl KillSwitch {
-    /// Requests a close with `code` (the first request wins).
-    pub fn kill(&self, code: ErrorCode) {
-        if self
-            .code
-            .compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.notify.notify_one();
-            self.body.wake();
-        }
-    }
-
     /// The requested close code, if any.
     pub fn code(&self) -> Option<ErrorCode> {
         ErrorCode::from_code(self.code.load(Ordering::Acquire))
@@ -60,105 +93,88 @@ impl KillSwitch {
             self.notify.notified().await;
         }
     }
+
+    /// Records the request; `true` for the first one.
+    fn request(&self, code: ErrorCode) -> bool {
+        let first = self
+            .code
+            .compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            self.notify.notify_one();
+        }
+        first
+    }
 }
 
-/// One item of the outbound queue.
-#[derive(Clone, Debug)]
-pub enum OutFrame {
-    /// A text frame (every Pusher message).
-    Text(ByteString),
-    /// A WebSocket pong answering a ping.
-    Pong(Bytes),
-    /// A close frame; nothing is written after it.
-    Close(u16),
-}
-
-/// The sending side of a connection's queue.
+/// The sending side of a connection.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<OutFrame>,
+    link: Arc<Link>,
     kill: Arc<KillSwitch>,
+    capacity: usize,
 }
 
 impl Outbox {
-    /// A queue holding at most `capacity` frames, and the body that drains it.
-    pub fn new(capacity: usize) -> (Outbox, Outbound, Arc<KillSwitch>) {
-        let (tx, rx) = mpsc::channel(capacity);
+    /// The outbox of a connection being upgraded on `link`, queueing at most `capacity` frames,
+    /// and the body that flushes and closes it. Frames sent before the upgrade response is
+    /// written wait for it.
+    pub fn new(link: Arc<Link>, capacity: usize) -> (Outbox, Outbound, Arc<KillSwitch>) {
+        link.hold();
         let kill = Arc::new(KillSwitch::default());
         (
             Outbox {
-                tx,
+                link: link.clone(),
                 kill: kill.clone(),
+                capacity,
             },
             Outbound {
-                rx,
+                link,
                 kill: kill.clone(),
+                closing: false,
                 done: false,
             },
             kill,
         )
     }
 
-    /// Queues a frame; a full queue closes the connection with 4100. Returns whether queued.
-    pub fn send(&self, frame: &ByteString) -> bool {
-        match self.tx.try_send(OutFrame::Text(frame.clone())) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kill.kill(ErrorCode::OverCapacity);
+    /// Sends a frame; a full queue closes the connection with 4100. Returns whether it was
+    /// written or queued.
+    pub fn send(&self, frame: &WsFrame) -> bool {
+        match self.link.push(&frame.0, self.capacity) {
+            Pushed::Taken => true,
+            Pushed::Full => {
+                self.kill(ErrorCode::OverCapacity);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Pushed::Closed => false,
         }
     }
 
-    /// Queues a frame of the connection's own (a reply), waiting for room; `false` once the
-    /// connection is gone.
-    pub async fn reply(&self, frame: OutFrame) -> bool {
-        self.tx.send(frame).await.is_ok()
-    }
-
-    /// Queues a plain close frame (after what is queued) without waiting; the body ends there.
+    /// Sends a plain close frame after what is queued; nothing is sent after it.
     pub fn close(&self, code: u16) {
-        let _ = self.tx.try_send(OutFrame::Close(code));
+        self.link.finish(&[WsFrame::close(code, "").0], false);
     }
 
-    /// Closes the connection with `code`.
+    /// Closes the connection with `code`: `pusher:error`, then the close frame; frames still
+    /// queued are dropped (the first request wins).
     pub fn kill(&self, code: ErrorCode) {
-        self.kill.kill(code);
+        if self.kill.request(code) {
+            self.link.wake();
+        }
     }
 }
 
-/// The response body of a WebSocket connection: the queue, written as WebSocket frames.
+/// The response body of a WebSocket connection. It yields no bytes (frames are written to the
+/// socket directly); polling it makes the connection's HTTP task flush what the socket could
+/// not take at once, write the final frames of a kill, and end the response once the close
+/// frame is out.
 #[derive(Debug)]
 pub struct Outbound {
-    rx: mpsc::Receiver<OutFrame>,
+    link: Arc<Link>,
     kill: Arc<KillSwitch>,
+    closing: bool,
     done: bool,
-}
-
-/// Appends one unmasked server frame (RFC 6455 §5.2).
-fn push_frame(buf: &mut BytesMut, opcode: u8, payload: &[u8]) {
-    buf.reserve(payload.len() + 10);
-    buf.put_u8(0x80 | opcode);
-    match payload.len() {
-        len @ 0..=125 => buf.put_u8(len as u8),
-        len @ 126..=0xFFFF => {
-            buf.put_u8(126);
-            buf.put_u16(len as u16);
-        }
-        len => {
-            buf.put_u8(127);
-            buf.put_u64(len as u64);
-        }
-    }
-    buf.extend_from_slice(payload);
-}
-
-fn push_close(buf: &mut BytesMut, code: u16, reason: &str) {
-    let mut payload = Vec::with_capacity(reason.len() + 2);
-    payload.extend_from_slice(&code.to_be_bytes());
-    payload.extend_from_slice(reason.as_bytes());
-    push_frame(buf, 0x8, &payload);
 }
 
 impl futures_util::Stream for Outbound {
@@ -168,49 +184,36 @@ impl futures_util::Stream for Outbound {
         if self.done {
             return Poll::Ready(None);
         }
-        self.kill.body.register(cx.waker());
-        if let Some(code) = self.kill.code() {
-            // Closing with a Pusher code: the error, then the close frame; queued frames of a
-            // client that cannot keep up are dropped, not flushed.
-            self.done = true;
-            let mut buf = BytesMut::new();
-            let error = ServerMessage::Error {
-                code: Some(code),
-                message: code.description(),
-                channel: None,
-            }
-            .encode();
-            push_frame(&mut buf, 0x1, error.as_bytes());
-            push_close(&mut buf, code.code(), code.description());
-            return Poll::Ready(Some(Ok(buf.freeze())));
-        }
-        let mut buf = BytesMut::new();
-        while buf.len() < MAX_BATCH_BYTES {
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(OutFrame::Text(text))) => {
-                    push_frame(&mut buf, 0x1, text.as_bytes())
+        self.link.register(cx);
+        if !self.closing {
+            if let Some(code) = self.kill.code() {
+                // A client that cannot keep up is not sent its backlog.
+                let error = ServerMessage::Error {
+                    code: Some(code),
+                    message: code.description(),
+                    channel: None,
                 }
-                Poll::Ready(Some(OutFrame::Pong(payload))) => push_frame(&mut buf, 0xA, &payload),
-                Poll::Ready(Some(OutFrame::Close(code))) => {
-                    push_close(&mut buf, code, "");
-                    self.done = true;
-                    break;
-                }
-                Poll::Ready(None) => {
-                    self.done = true;
-                    break;
-                }
-                Poll::Pending => break,
+                .encode();
+                let last = [
+                    WsFrame::text(&error).0,
+                    WsFrame::close(code.code(), code.description()).0,
+                ];
+                self.link.finish(&last, true);
+                self.closing = true;
+            } else if self.link.is_closed() {
+                self.closing = true;
             }
         }
-        if buf.is_empty() {
-            if self.done {
+        match self.link.poll_flush(cx) {
+            Poll::Ready(Ok(())) if self.closing => {
+                self.done = true;
                 Poll::Ready(None)
-            } else {
-                Poll::Pending
             }
-        } else {
-            Poll::Ready(Some(Ok(buf.freeze())))
+            Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
         }
     }
 }
@@ -222,18 +225,17 @@ mod tests {
     #[test]
     fn frame_lengths() {
         for len in [0usize, 125, 126, 65535, 65536] {
-            let mut buf = BytesMut::new();
-            push_frame(&mut buf, 0x1, &vec![b'x'; len]);
+            let frame = WsFrame::text(&"x".repeat(len));
             let header = match len {
                 0..=125 => 2,
                 126..=65535 => 4,
                 _ => 10,
             };
-            assert_eq!(buf.len(), header + len);
-            assert_eq!(buf[0], 0x81);
+            assert_eq!(frame.bytes().len(), header + len);
+            assert_eq!(frame.bytes()[0], 0x81);
         }
-        let mut buf = BytesMut::new();
-        push_close(&mut buf, 4100, "Over capacity");
-        assert_eq!(&buf[..4], &[0x88, 15, 0x10, 0x04]);
+        let close = WsFrame::close(4100, "Over capacity");
+        assert_eq!(&close.bytes()[..4], &[0x88, 15, 0x10, 0x04]);
+        assert_eq!(&WsFrame::pong(b"hi").bytes()[..], &[0x8A, 2, b'h', b'i']);
     }
 }
