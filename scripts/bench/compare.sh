@@ -14,7 +14,8 @@
 # Only loopback addresses are used; every run is bounded in time.
 #
 # Environment (defaults: full / QUICK=1):
-#   REPS (3)  SCENARIOS ("fanout fanout-max channels idle storm presence publish slow")
+#   REPS (3)  SCENARIOS ("floor fanout fanout-max channels idle storm presence publish slow";
+#   floor runs relay-bench's null server, the cost of one send per delivery, instead of a server)
 #   SERVER_CORE (0)  BENCH_CORE (1)  PORT (16001)  WORK (a new /tmp/relay-bench.XXXX)
 #   FANOUT_SUBS (1000/500)  FANOUT_RATE (60/150)  DURATION (10/5)
 #   FMAX_SUBS (1000/500)  FMAX_STEP_S (5/3)  FMAX_STEPS (10/8)  FMAX_START (100/100)
@@ -29,7 +30,7 @@ QUICK=${QUICK:-0}
 q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 REPS=${REPS:-3}
-SCENARIOS=${SCENARIOS:-"fanout fanout-max channels idle storm presence publish slow"}
+SCENARIOS=${SCENARIOS:-"floor fanout fanout-max channels idle storm presence publish slow"}
 SERVER_CORE=${SERVER_CORE:-0}
 BENCH_CORE=${BENCH_CORE:-1}
 PORT=${PORT:-16001}
@@ -146,9 +147,21 @@ cat >"$WORK/sockudo.json" <<JSON
 JSON
 
 SERVER_PID=
-start_server() { # $1 = relay | sockudo
+start_server() { # $1 = relay | sockudo | floor
     local name=$1
-    if [ "$name" = relay ]; then
+    if [ "$name" = floor ]; then
+        taskset -c "$SERVER_CORE" "$BENCH" null-server --bind "127.0.0.1:$PORT" \
+            --rate "$FANOUT_RATE" >>"$WORK/floor.log" 2>&1 &
+        SERVER_PID=$!
+        for _ in $(seq 1 100); do
+            if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$PORT" 2>/dev/null; then
+                return 0
+            fi
+            sleep 0.1
+        done
+        log "the null server did not listen on $PORT"
+        return 1
+    elif [ "$name" = relay ]; then
         env -i PATH="$PATH" HOME="$HOME" RUST_LOG=info \
             taskset -c "$SERVER_CORE" "$RELAY" --config "$WORK/relay.toml" \
             >>"$WORK/relay.log" 2>&1 &
@@ -188,6 +201,7 @@ trap stop_server EXIT
 
 scenario_args() { # $1 = scenario
     case $1 in
+        floor) echo "floor -n $FANOUT_SUBS -t $DURATION" ;;
         fanout) echo "fanout -n $FANOUT_SUBS -r $FANOUT_RATE -t $DURATION" ;;
         fanout-max) echo "fanout-max -n $FMAX_SUBS -t $FMAX_STEP_S --drain 3 --start-rate $FMAX_START --max-steps $FMAX_STEPS --p99-limit-ms 50" ;;
         channels) echo "channels -n $CHANNELS_N -r $CHANNELS_RATE -t $DURATION" ;;
@@ -208,7 +222,8 @@ started=$(date +%s)
 for scenario in $SCENARIOS; do
     args=$(scenario_args "$scenario")
     for rep in $(seq 1 "$REPS"); do
-        if [ $((rep % 2)) = 1 ]; then order="relay sockudo"; else order="sockudo relay"; fi
+        if [ "$scenario" = floor ]; then order=floor
+        elif [ $((rep % 2)) = 1 ]; then order="relay sockudo"; else order="sockudo relay"; fi
         for server in $order; do
             log "$scenario #$rep $server: relay-bench $args"
             load_before=$(cut -d' ' -f1 /proc/loadavg)

@@ -107,6 +107,20 @@ def table(rows, args):
             f"| {scenario} | {what} ({'higher' if better == 'high' else 'lower'} is better) | {fmt(rm)} | {fmt(sm)} | "
             f"{fmt(ratio) + 'x' if ratio is not None else '–'} | {(target + 'x') if target else ''} | "
             f"{meets(ratio, target)} | {' / '.join(fmt(x) for x in rv)} | {' / '.join(fmt(x) for x in sv)} |")
+    floor = [get(r, "cpu_us_per_delivered") for r in by.get(("floor", "floor"), [])]
+    floor = [x for x in floor if x is not None]
+    sock = [get(r, "cpu_us_per_delivered") for r in by.get(("fanout", "sockudo"), [])]
+    sock = [x for x in sock if x is not None]
+    if floor:
+        fm = statistics.median(floor)
+        out.append("")
+        line = (f"Floor (`relay-bench null-server`: no protocol, one `send` of a ready-made frame per "
+                f"delivery, same subscribers and rate as `fanout`): {fmt(fm)} µs of server CPU per "
+                f"delivered message (runs: {' / '.join(fmt(x) for x in floor)})")
+        if sock:
+            line += (f", i.e. {fmt(fm / statistics.median(sock))}x sockudo's `fanout` figure: no server "
+                     f"that writes each message to each subscriber can have a lower CPU ratio here")
+        out.append(line + ".")
     out.append("")
     out.append("Delivery (all runs summed: must be exactly once where not overloaded):")
     out.append("")

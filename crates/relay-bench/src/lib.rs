@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod client;
+pub mod floor;
 pub mod procstat;
 pub mod scenario;
 pub mod stats;

@@ -4,6 +4,8 @@ use std::{process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use relay_bench::{
+    floor,
+    procstat::Proc,
     scenario::{self, Conns, Delivery, FanoutMax, Publish},
     Target,
 };
@@ -181,6 +183,33 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         pad: usize,
     },
+    /// The fan-out floor, measured against `null-server` (at --ws-url, pid --server-pid): its
+    /// CPU time per delivered frame, i.e. what one `send` per delivery costs on this machine.
+    Floor {
+        /// Readers.
+        #[arg(long, short = 'n', default_value_t = 1000)]
+        connections: usize,
+        /// Seconds measured.
+        #[arg(long, short = 't', default_value_t = 10.0)]
+        duration: f64,
+        /// Payload bytes of the frame (as the null server's --pad).
+        #[arg(long, default_value_t = 64)]
+        pad: usize,
+    },
+    /// Not a scenario: the cheapest possible fan-out server for `floor`. Accepts TCP
+    /// connections on --bind and writes one event-sized WebSocket frame to each of them, one
+    /// system call per connection, --rate times a second, until killed.
+    NullServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:6001")]
+        bind: std::net::SocketAddr,
+        /// Frames per second to every connection.
+        #[arg(long, short = 'r', default_value_t = 60.0)]
+        rate: f64,
+        /// Payload bytes of the frame.
+        #[arg(long, default_value_t = 64)]
+        pad: usize,
+    },
     /// Healthy subscribers plus consumers that never read: latency of the healthy ones and
     /// the server's RSS growth.
     Slow {
@@ -194,6 +223,11 @@ enum Scenario {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Scenario::NullServer { bind, rate, pad } = cli.scenario {
+        let result = floor::null_server(bind, rate, &floor::event_frame(pad));
+        eprintln!("relay-bench null-server: {result:?}");
+        return ExitCode::FAILURE;
+    }
     let nofile = relay_bench::raise_nofile_limit();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli.threads {
@@ -229,6 +263,31 @@ async fn run(cli: Cli) -> Result<Value, String> {
     target.source_addrs = t.source_addrs;
     target.allow_remote = t.allow_remote;
     target.label = t.label;
+    if let Scenario::Floor {
+        connections,
+        duration,
+        pad,
+    } = cli.scenario
+    {
+        let url = url::Url::parse(&target.ws_url).map_err(|e| format!("--ws-url: {e}"))?;
+        let addr = url
+            .socket_addrs(|| None)
+            .map_err(|e| format!("--ws-url: {e}"))?
+            .into_iter()
+            .find(std::net::SocketAddr::is_ipv4)
+            .ok_or("--ws-url has no IPv4 address")?;
+        let proc = target.server_pid.map(Proc::new);
+        return floor::floor(
+            addr,
+            &relay_bench::loopback_sources(target.source_addrs),
+            connections,
+            Duration::from_secs_f64(duration),
+            floor::event_frame(pad).len(),
+            proc.as_ref(),
+            &target.label,
+        )
+        .await;
+    }
     let ctx = target.context().await?;
     let secs = Duration::from_secs_f64;
     match cli.scenario {
@@ -313,6 +372,9 @@ async fn run(cli: Cli) -> Result<Value, String> {
                 pad,
             };
             scenario::publish(&ctx, &p).await
+        }
+        Scenario::Floor { .. } | Scenario::NullServer { .. } => {
+            unreachable!("handled before the context is built")
         }
         Scenario::Slow { d, slow } => {
             let mut p = d.delivery("slow");

@@ -1,0 +1,144 @@
+//! The fan-out floor: what one `send` per delivered message costs on this machine, whatever the
+//! server.
+//!
+//! `null-server` is the cheapest possible fan-out: it accepts TCP connections and, `rate` times
+//! a second, writes one ready-made WebSocket frame (the size of a fan-out event) to every one of
+//! them, one system call each: no protocol, no parsing, no queue, no task. [`floor`] connects
+//! `n` plain readers to it and reads the null server's CPU time per delivered frame from
+//! `/proc`, exactly as the fan-out scenario reads a real server's. A Pusher server that writes
+//! each message to each subscriber separately cannot go below this figure; the rest of its CPU
+//! per delivered message is its own.
+
+use std::{
+    io::Write,
+    net::{SocketAddr, TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+use tokio::{io::AsyncReadExt, net::TcpSocket};
+
+use crate::{
+    procstat::{server_json, Proc},
+    stats::{payload, round3},
+};
+
+/// A text frame the size of the fan-out scenario's events (`pad` payload bytes), as a server
+/// sends it.
+pub fn event_frame(pad: usize) -> Vec<u8> {
+    let data = payload(0, pad);
+    let text = json!({"event": "bench", "channel": "fanout-00000-0", "data": data}).to_string();
+    let mut frame = vec![0x81];
+    match text.len() {
+        len @ 0..=125 => frame.push(len as u8),
+        len @ 126..=0xFFFF => {
+            frame.push(126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            frame.push(127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(text.as_bytes());
+    frame
+}
+
+/// Serves the floor until killed: accepts connections on `bind` and writes `frame` to every
+/// connection `rate` times a second, each write one system call.
+pub fn null_server(bind: SocketAddr, rate: f64, frame: &[u8]) -> std::io::Result<()> {
+    let listener = TcpListener::bind(bind)?;
+    let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let accepted = conns.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = stream.set_nodelay(true);
+            if let Ok(mut list) = accepted.lock() {
+                list.push(stream);
+            }
+        }
+    });
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut next = Instant::now();
+    loop {
+        next += period;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let mut list = conns
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        // A reader that went away is dropped; loopback buffers never fill at these rates.
+        list.retain_mut(|stream| stream.write_all(frame).is_ok());
+    }
+}
+
+/// Connects `n` readers to the null server at `addr` (spread over `sources`), lets the writes
+/// settle, then measures for `duration`: frames delivered and the null server's CPU time per
+/// delivered frame.
+pub async fn floor(
+    addr: SocketAddr,
+    sources: &[std::net::IpAddr],
+    n: usize,
+    duration: Duration,
+    frame_len: usize,
+    proc: Option<&Proc>,
+    label: &str,
+) -> Result<Value, String> {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::with_capacity(n);
+    for i in 0..n {
+        let source = sources[i % sources.len().max(1)];
+        let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(|e| format!("bind {source}: {e}"))?;
+        let mut stream = socket
+            .connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let bytes = bytes.clone();
+        readers.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(read @ 1..) = stream.read(&mut buf).await {
+                bytes.fetch_add(read as u64, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (b0, s0, t0) = (
+        bytes.load(Ordering::Relaxed),
+        proc.and_then(Proc::sample),
+        Instant::now(),
+    );
+    tokio::time::sleep(duration).await;
+    let (b1, s1, window) = (
+        bytes.load(Ordering::Relaxed),
+        proc.and_then(Proc::sample),
+        t0.elapsed(),
+    );
+    for reader in readers {
+        reader.abort();
+    }
+    let delivered = (b1 - b0) / frame_len.max(1) as u64;
+    let cpu = match (proc, s0, s1) {
+        (Some(p), Some(a), Some(b)) => Some(p.secs(b.cpu_ticks.saturating_sub(a.cpu_ticks))),
+        _ => None,
+    };
+    Ok(json!({
+        "scenario": "floor",
+        "label": label,
+        "connections": n,
+        "frame_bytes": frame_len,
+        "delivered": delivered,
+        "delivered_per_s": round3(delivered as f64 / window.as_secs_f64()),
+        "window_s": round3(window.as_secs_f64()),
+        "cpu_us_per_delivered": cpu.filter(|_| delivered > 0)
+            .map(|c| round3(c * 1e6 / delivered as f64)),
+        "server": server_json(proc, s0, s1),
+    }))
+}
