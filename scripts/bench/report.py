@@ -107,20 +107,29 @@ def table(rows, args):
             f"| {scenario} | {what} ({'higher' if better == 'high' else 'lower'} is better) | {fmt(rm)} | {fmt(sm)} | "
             f"{fmt(ratio) + 'x' if ratio is not None else '–'} | {(target + 'x') if target else ''} | "
             f"{meets(ratio, target)} | {' / '.join(fmt(x) for x in rv)} | {' / '.join(fmt(x) for x in sv)} |")
-    floor = [get(r, "cpu_us_per_delivered") for r in by.get(("floor", "floor"), [])]
-    floor = [x for x in floor if x is not None]
-    sock = [get(r, "cpu_us_per_delivered") for r in by.get(("fanout", "sockudo"), [])]
-    sock = [x for x in sock if x is not None]
-    if floor:
-        fm = statistics.median(floor)
+    floor_runs = by.get(("floor", "floor"), [])
+    if floor_runs:
         out.append("")
-        line = (f"Floor (`relay-bench null-server`: no protocol, one `send` of a ready-made frame per "
-                f"delivery, same subscribers and rate as `fanout`): {fmt(fm)} µs of server CPU per "
-                f"delivered message (runs: {' / '.join(fmt(x) for x in floor)})")
-        if sock:
-            line += (f", i.e. {fmt(fm / statistics.median(sock))}x sockudo's `fanout` figure: no server "
-                     f"that writes each message to each subscriber can have a lower CPU ratio here")
-        out.append(line + ".")
+        out.append("Floor (`relay-bench null-server`: no protocol, one `send` of a ready-made, stamped frame per "
+                   "delivery, same subscribers and rate as `fanout`, read by plain TCP readers; no server that "
+                   "writes each message to each subscriber does better on this machine):")
+        out.append("")
+        out.append("| figure | floor (median) | Relay `fanout` (median) | sockudo `fanout` (median) | Relay/floor | floor/sockudo: the best Relay/sockudo possible here | floor runs |")
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for path, what in (("cpu_us_per_delivered", "server CPU per delivered message (µs)"),
+                           ("latency.p99_ms", "p99 latency at the fixed fan-out rate (ms)"),
+                           ("latency.p50_ms", "p50 latency at the fixed fan-out rate (ms)")):
+            fv = [x for x in (get(r, path) for r in floor_runs) if x is not None]
+            sv = [x for x in (get(r, path) for r in by.get(("fanout", "sockudo"), [])) if x is not None]
+            rv = [x for x in (get(r, path) for r in by.get(("fanout", "relay"), [])) if x is not None]
+            if not fv:
+                continue
+            fm = statistics.median(fv)
+            sm = statistics.median(sv) if sv else None
+            rm = statistics.median(rv) if rv else None
+            best = f"{fmt(fm / sm)}x" if sm else "–"
+            above = f"{fmt(rm / fm)}x" if rm else "–"
+            out.append(f"| {what} | {fmt(fm)} | {fmt(rm)} | {fmt(sm)} | {above} | {best} | {' / '.join(fmt(x) for x in fv)} |")
     out.append("")
     out.append("Delivery (all runs summed: must be exactly once where not overloaded):")
     out.append("")

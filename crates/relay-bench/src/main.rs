@@ -224,7 +224,7 @@ enum Scenario {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Scenario::NullServer { bind, rate, pad } = cli.scenario {
-        let result = floor::null_server(bind, rate, &floor::event_frame(pad));
+        let result = floor::null_server(bind, rate, pad);
         eprintln!("relay-bench null-server: {result:?}");
         return ExitCode::FAILURE;
     }
