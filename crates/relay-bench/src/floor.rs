@@ -48,11 +48,10 @@ pub fn event_frame(pad: usize) -> Vec<u8> {
     frame
 }
 
-/// Serves the floor until killed: accepts connections on `bind` and, `rate` times a second,
-/// writes a freshly stamped event frame (`pad` payload bytes) to every connection, one system
-/// call each.
-pub fn null_server(bind: SocketAddr, rate: f64, pad: usize) -> std::io::Result<()> {
-    let listener = TcpListener::bind(bind)?;
+/// Serves the floor until killed: accepts connections on `listener` and, `rate` times a
+/// second, writes a freshly stamped event frame (`pad` payload bytes) to every connection, one
+/// system call each.
+pub fn null_server(listener: TcpListener, rate: f64, pad: usize) -> std::io::Result<()> {
     let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
     let accepted = conns.clone();
     std::thread::spawn(move || {

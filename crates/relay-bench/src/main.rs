@@ -224,7 +224,8 @@ enum Scenario {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Scenario::NullServer { bind, rate, pad } = cli.scenario {
-        let result = floor::null_server(bind, rate, pad);
+        let result =
+            std::net::TcpListener::bind(bind).and_then(|l| floor::null_server(l, rate, pad));
         eprintln!("relay-bench null-server: {result:?}");
         return ExitCode::FAILURE;
     }

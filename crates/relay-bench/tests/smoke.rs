@@ -1,5 +1,6 @@
 //! Smoke run of the load generator against the real relay server, started in-process on a
-//! free port: a tiny fan-out and a tiny connection storm, nothing lost or duplicated.
+//! free port: a tiny fan-out and a tiny connection storm, nothing lost or duplicated; and a
+//! tiny floor run against the null server.
 
 use std::{net::TcpListener, time::Duration};
 
@@ -120,4 +121,35 @@ async fn fanout_and_storm_against_relay() {
     assert_eq!(v["opened"], 20, "{v}");
     assert_eq!(v["member_added_expected"], 90, "{v}");
     assert_eq!(v["member_added_received"], 90, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_against_the_null_server() {
+    // unwrap: binding port 0 on loopback only fails if the machine is out of ports.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // Runs until the test process exits.
+        let _ = relay_bench::floor::null_server(listener, 50.0, 64);
+    });
+    let proc = relay_bench::procstat::Proc::new(std::process::id());
+    let v = relay_bench::floor::floor(
+        addr,
+        &relay_bench::loopback_sources(2),
+        20,
+        Duration::from_secs(1),
+        relay_bench::floor::event_frame(64).len(),
+        Some(&proc),
+        "null",
+    )
+    .await
+    .unwrap();
+    // 20 readers x 50 frames/s x 1 s, give or take a few ticks at either end of the window
+    // (a busy machine delays them).
+    let delivered = v["delivered"].as_u64().unwrap();
+    assert!((700..=1300).contains(&delivered), "{v}");
+    let latency = &v["latency"];
+    assert!(latency["count"].as_u64().unwrap() >= 700, "{v}");
+    assert!(latency["p99_ms"].as_f64().unwrap() < 1000.0, "{v}");
+    assert!(v["cpu_us_per_delivered"].is_number(), "{v}");
 }
