@@ -14,7 +14,6 @@
 mod outbox;
 
 use std::{
-    cell::Cell,
     collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
@@ -214,16 +213,14 @@ impl AppHub {
         let mut channels = self.channels.write();
         let state = channels.entry(channel.as_arc().clone()).or_default();
         let mut outcome = JoinOutcome::default();
-        let sent = Cell::new(0u64);
-        let bytes = Cell::new(0u64);
-        let queue_wire = |outbox: &Outbox, wire: &WsFrame, len: usize| {
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        // `len`: the Pusher message's length, as the metrics count it.
+        let mut queue = |outbox: &Outbox, wire: &WsFrame, len: usize| {
             if outbox.send(wire) {
-                sent.set(sent.get() + 1);
-                bytes.set(bytes.get() + len as u64);
+                sent += 1;
+                bytes += len as u64;
             }
-        };
-        let queue = |outbox: &Outbox, frame: &ByteString| {
-            queue_wire(outbox, &WsFrame::text(frame), frame.len());
         };
 
         if let Some(member) = member.filter(|_| kind.is_presence()) {
@@ -257,13 +254,12 @@ impl AppHub {
                         .map(|(id, m)| (&**id, m.info.as_deref())),
                 )
             });
-            queue(
-                outbox,
-                &encode(ServerMessage::SubscriptionSucceeded {
-                    channel: channel.as_str(),
-                    presence: Some(&roster),
-                }),
-            );
+            let frame = ServerMessage::SubscriptionSucceeded {
+                channel: channel.as_str(),
+                presence: Some(&roster),
+            }
+            .encode();
+            queue(outbox, &WsFrame::text(&frame), frame.len());
             if options.announce_member.unwrap_or(is_new) {
                 let frame = encode(ServerMessage::MemberAdded {
                     channel: channel.as_str(),
@@ -273,20 +269,19 @@ impl AppHub {
                 let wire = WsFrame::text(&frame);
                 for (id, other) in &state.subscribers {
                     if *id != socket {
-                        queue_wire(other, &wire, frame.len());
+                        queue(other, &wire, frame.len());
                     }
                 }
                 outcome.member_added = Some(member.user_id);
             }
         } else {
             state.subscribers.insert(socket, outbox.clone());
-            queue(
-                outbox,
-                &encode(ServerMessage::SubscriptionSucceeded {
-                    channel: channel.as_str(),
-                    presence: None,
-                }),
-            );
+            let frame = ServerMessage::SubscriptionSucceeded {
+                channel: channel.as_str(),
+                presence: None,
+            }
+            .encode();
+            queue(outbox, &WsFrame::text(&frame), frame.len());
         }
         outcome.occupied = state.subscribers.len() == 1;
 
@@ -295,22 +290,23 @@ impl AppHub {
                 state.cache = given;
             }
             match state.cache.as_ref().filter(|c| c.expires > now) {
-                Some(cached) => queue(outbox, &cached.frame.clone()),
+                Some(cached) => {
+                    queue(outbox, &WsFrame::text(&cached.frame), cached.frame.len());
+                }
                 None => {
                     state.cache = None;
                     outcome.cache_miss = true;
-                    queue(
-                        outbox,
-                        &encode(ServerMessage::CacheMiss {
-                            channel: channel.as_str(),
-                        }),
-                    );
+                    let frame = ServerMessage::CacheMiss {
+                        channel: channel.as_str(),
+                    }
+                    .encode();
+                    queue(outbox, &WsFrame::text(&frame), frame.len());
                 }
             }
         }
         drop(channels);
         self.count_changed(channel);
-        self.metrics.sent(sent.get(), bytes.get());
+        self.metrics.sent(sent, bytes);
         self.metrics
             .subscriptions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
