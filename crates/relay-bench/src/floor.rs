@@ -21,6 +21,10 @@ use std::{
 
 use serde_json::{json, Value};
 use tokio::{io::AsyncReadExt, net::TcpSocket};
+use tokio_tungstenite::tungstenite::protocol::frame::{
+    coding::{Data, OpCode},
+    Frame,
+};
 
 use crate::{
     procstat::{server_json, Proc},
@@ -32,19 +36,9 @@ use crate::{
 pub fn event_frame(pad: usize) -> Vec<u8> {
     let data = payload(0, pad);
     let text = json!({"event": "bench", "channel": "fanout-00000-0", "data": data}).to_string();
-    let mut frame = vec![0x81];
-    match text.len() {
-        len @ 0..=125 => frame.push(len as u8),
-        len @ 126..=0xFFFF => {
-            frame.push(126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(text.as_bytes());
+    let mut frame = Vec::with_capacity(text.len() + 10);
+    // Server frames are not masked; writing into a Vec cannot fail.
+    let _ = Frame::message(text.into_bytes(), OpCode::Data(Data::Text), true).format(&mut frame);
     frame
 }
 

@@ -297,7 +297,7 @@ thread_local! {
 
 impl Flusher {
     /// Starts this thread's flusher, once; it must be a thread with a `LocalSet` (every
-    /// actix-rt thread is). Links pushed to on other threads are written at once.
+    /// actix-rt thread is). On a thread without one, [`Link::push`] writes at once.
     pub fn install() {
         FLUSHER.with(|cell| {
             let mut cell = cell.borrow_mut();
